@@ -1,0 +1,24 @@
+"""Shared fixtures: one SparkSession with Delta for the whole test session (profile ``test``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A local SparkSession with Delta Lake: two shuffle partitions, UI off, times in UTC."""
+    from groupetl.session import build_session
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    session = build_session(master="local[2]", warehouse=warehouse, profile="test")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
