@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Tests use the project's jar cache (made by ./dev setup) unless the caller chose another one.
+os.environ.setdefault(
+    "GROUPETL_IVY_DIR", str(Path(__file__).resolve().parent.parent / ".cache" / "ivy")
+)
 
 
 @pytest.fixture(scope="session")

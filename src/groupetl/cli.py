@@ -1,0 +1,253 @@
+"""The ``groupetl`` command line: thin click commands that parse arguments and call the stages.
+
+Every command that touches data takes the project config (``--config FILE`` or ``--project NAME``
+for ``conf/NAME.yaml``), builds the one SparkSession and passes it down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from groupetl.config import ProjectConfig, load_config
+from groupetl.errors import ConfigError, GroupEtlError
+from groupetl.stages import StageResult
+
+DEFAULT_CONFIG = "conf/local.yaml"
+
+
+def _echo_progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class _Context:
+    def __init__(self, config_path: str | None, project: str | None, verbose: bool):
+        self.config_path = config_path
+        self.project = project
+        self.verbose = verbose
+        self._config: ProjectConfig | None = None
+        self._spark = None
+
+    @property
+    def config(self) -> ProjectConfig:
+        if self._config is None:
+            if self.config_path and self.project:
+                raise ConfigError("give either --config or --project, not both")
+            path = self.config_path or (
+                f"conf/{self.project}.yaml" if self.project else DEFAULT_CONFIG
+            )
+            self._config = load_config(path)
+        return self._config
+
+    def spark(self):
+        if self._spark is None:
+            from groupetl.session import session_for
+
+            started = time.monotonic()
+            self._spark = session_for(self.config, verbose=self.verbose)
+            _echo_progress(f"Spark session ready in {time.monotonic() - started:.1f}s")
+        return self._spark
+
+
+pass_ctx = click.make_pass_decorator(_Context)
+
+
+class _Group(click.Group):
+    """Turn groupetl's own errors into one clear line and an exit code, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except GroupEtlError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    envvar="GROUPETL_CONFIG",
+    type=click.Path(dir_okay=False),
+    help=f"Project config YAML (default {DEFAULT_CONFIG}; env GROUPETL_CONFIG).",
+)
+@click.option("--project", "-p", help="Shorthand for --config conf/PROJECT.yaml.")
+@click.option("--verbose", "-v", is_flag=True, help="Show Spark's INFO logs and debug output.")
+@click.version_option(package_name="groupetl")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, project: str | None, verbose: bool) -> None:
+    """groupetl: group-level (account-level) product analytics on Spark and Delta Lake.
+
+    Data flows landing -> bronze -> silver -> gold. A typical first session:
+
+    \b
+      groupetl demo                      # generate sample data, run every stage
+      groupetl generate --events 100000  # raw Amplitude/Segment files into landing/
+      groupetl ingest                    # landing -> bronze/silver/quarantine
+      groupetl attribute                 # point-in-time groups and group properties
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = _Context(config_path, project, verbose)
+
+
+@main.command()
+@pass_ctx
+def setup(obj: _Context) -> None:
+    """Fetch Delta Lake's jars into the local cache once (no-op when cached).
+
+    After this, every command works without network access.
+    """
+    from groupetl.session import build_session, cached_delta_jars, delta_coordinate, ivy_dir
+
+    jars = cached_delta_jars()
+    if jars is None:
+        click.echo(f"resolving {delta_coordinate()} from Maven Central into {ivy_dir()} ...")
+        warehouse = ivy_dir() / "setup-warehouse"
+        spark = build_session(master="local[1]", warehouse=warehouse, profile="test")
+        spark.stop()
+        jars = cached_delta_jars()
+        if jars is None:
+            raise GroupEtlError(f"Delta jars still not cached in {ivy_dir()} after resolution")
+    click.echo(f"Delta Lake jars cached: {len(jars)} files in {ivy_dir()}")
+
+
+@main.command()
+@click.option(
+    "--spark-submit", "as_args", is_flag=True, help="Print the spark-submit flags instead."
+)
+def jars(as_args: bool) -> None:
+    """Print the cached Delta jar paths, or the spark-submit flags that carry Delta.
+
+    Example: spark-submit $(groupetl jars --spark-submit) jobs/ingest.py --config conf/local.yaml
+    """
+    from groupetl.session import cached_delta_jars, spark_submit_args
+
+    if as_args:
+        click.echo(" ".join(spark_submit_args()))
+        return
+    for jar in cached_delta_jars() or []:
+        click.echo(jar)
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder "
+              "(default: the project's data root; files go under OUT/landing).")
+@click.option("--seed", default=42, show_default=True, help="Random seed: same seed, same bytes.")
+@click.option("--companies", default=50, show_default=True)
+@click.option("--users-per-company", default=10, show_default=True)
+@click.option("--days", default=14, show_default=True)
+@click.option("--events", default=20_000, show_default=True, help="Target activity events.")
+@click.option("--malformed-share", default=0.01, show_default=True)
+@click.option("--duplicate-share", default=0.01, show_default=True)
+@pass_ctx
+def generate(obj: _Context, out: Path | None, **spec_args: object) -> None:
+    """Write a deterministic synthetic B2B dataset in the real raw formats, plus a manifest.
+
+    Amplitude HTTP V2 bodies, Amplitude Export files (gzipped) and Segment batches land in
+    OUT/landing/<format>/; OUT/manifest.json counts every record kind and injected fault.
+    """
+    from groupetl.generate import GeneratorSpec, generate as run_generator
+
+    from groupetl.demo import generator_group_types
+
+    target = out or obj.config.paths.root
+    spec = GeneratorSpec(
+        **spec_args,  # type: ignore[arg-type]
+        group_types=generator_group_types(obj.config),
+    )
+    started = time.monotonic()
+    manifest = run_generator(spec, target, progress=_echo_progress)
+    data = manifest.to_dict()
+    click.echo(
+        f"generated {data['records_total']:,} records in {time.monotonic() - started:.1f}s "
+        f"into {target / 'landing'} (manifest: {target / 'manifest.json'})"
+    )
+
+
+def _print_result(result: StageResult) -> None:
+    for line in result.lines():
+        click.echo(line)
+
+
+@main.command()
+@pass_ctx
+def ingest(obj: _Context) -> None:
+    """Load new landing files into bronze, silver and quarantine (incremental, idempotent).
+
+    Prints files/records read, accepted, duplicates and quarantined by reason;
+    records read always equals accepted + duplicates + quarantined.
+    """
+    from groupetl.pipeline import run_stage
+
+    _print_result(run_stage(obj.spark(), obj.config, "ingest", progress=_echo_progress))
+
+
+@main.command()
+@click.option("--full-rebuild", is_flag=True, help="Recompute every resolved table from silver.")
+@pass_ctx
+def attribute(obj: _Context, full_rebuild: bool) -> None:
+    """Resolve group membership and group properties as of each event's time.
+
+    Writes membership history, group property history/versions, current group properties and
+    the attributed events table (one row per event, declared group type and group value).
+    """
+    from groupetl.pipeline import run_stage
+
+    result = run_stage(
+        obj.spark(), obj.config, "attribute", progress=_echo_progress, full_rebuild=full_rebuild
+    )
+    _print_result(result)
+
+
+@main.command()
+@click.option("--events", default=20_000, show_default=True, help="Size of the generated data.")
+@click.option("--seed", default=42, show_default=True)
+@pass_ctx
+def demo(obj: _Context, events: int, seed: int) -> None:
+    """Generate sample data and run every stage on the embedded Spark, then summarize.
+
+    Safe to run again: the data is generated only once per seed and size, and ingestion skips
+    files it already loaded.
+    """
+    from groupetl.demo import run_demo
+
+    run_demo(obj.spark(), obj.config, events=events, seed=seed, echo=click.echo,
+             progress=_echo_progress)
+
+
+@main.command("show-config")
+@pass_ctx
+def show_config(obj: _Context) -> None:
+    """Validate the project config and print it resolved (paths absolute) as JSON."""
+    cfg = obj.config
+    click.echo(
+        json.dumps(
+            {
+                "source": str(cfg.source),
+                "project": cfg.project,
+                "paths": {k: str(v) for k, v in vars(cfg.paths).items()},
+                "group_types": [vars(g) for g in cfg.group_types],
+                "events": list(cfg.tracking_plan.event_names),
+                "min_id_length": dict(cfg.min_id_length),
+                "spark": {"master": cfg.spark.master,
+                          "shuffle_partitions": cfg.spark.shuffle_partitions},
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
