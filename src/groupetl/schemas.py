@@ -90,6 +90,10 @@ class C:
     STATUS = "status"
     COUNTS = "counts"
 
+    # attribution ledger: which silver batches the attribute stage has already taken in
+    SOURCE_TABLE = "source_table"
+    ATTRIBUTED_AT = "attributed_at"
+
 
 def _struct(*fields: tuple[str, object, bool]) -> StructType:
     return StructType([StructField(n, t, nullable) for n, t, nullable in fields])  # type: ignore[arg-type]
@@ -220,6 +224,91 @@ RUN_LOG = _struct(
 
 # --- attribution-owned schemas (membership, property history, attributed events) ---
 
+# User-level group membership as validity intervals per (user_key, group_type): one row per
+# assignment in force for a non-empty time span (the last one of its millisecond).
+MEMBERSHIP_HISTORY = _struct(
+    (C.USER_KEY, StringType(), False),
+    (C.GROUP_TYPE, StringType(), False),
+    (C.GROUP_VALUES, ArrayType(StringType()), False),
+    (C.VALID_FROM, TimestampType(), False),  # millisecond precision
+    (C.VALID_TO, TimestampType(), True),  # exclusive; null = still in force
+    (C.RECORD_ID, StringType(), False),  # the assignment record
+    (C.SOURCE, StringType(), False),
+)
+
+# One row per change of one property of one group: the value (JSON text; null = absent) in force
+# from valid_from until valid_to, and the operation, origin and record that made it.
+GROUP_PROPERTY_HISTORY = _struct(
+    (C.GROUP_TYPE, StringType(), False),
+    (C.GROUP_VALUE, StringType(), False),
+    (C.PROPERTY, StringType(), False),
+    (C.VALUE, StringType(), True),
+    (C.VALID_FROM, TimestampType(), False),
+    (C.VALID_TO, TimestampType(), True),
+    (C.OPERATION, StringType(), False),
+    (C.ORIGIN, StringType(), False),
+    (C.RECORD_ID, StringType(), False),
+)
+
+# One row per distinct property map of a group: version 1, 2, ... in time order.
+GROUP_VERSIONS = _struct(
+    (C.GROUP_TYPE, StringType(), False),
+    (C.GROUP_VALUE, StringType(), False),
+    (C.VERSION, LongType(), False),
+    (C.VALID_FROM, TimestampType(), False),
+    (C.VALID_TO, TimestampType(), True),
+    (C.PROPERTIES, STRING_MAP, False),
+)
+
+CURRENT_GROUP_PROPERTIES = _struct(
+    (C.GROUP_TYPE, StringType(), False),
+    (C.GROUP_VALUE, StringType(), False),
+    (C.VERSION, LongType(), False),
+    (C.VALID_FROM, TimestampType(), False),
+    (C.PROPERTIES, STRING_MAP, False),
+)
+
+# One row per (event, declared group type, group value); group_value is null when the event has
+# no group of that type (attribution "none"). group_version keys GROUP_VERSIONS.
+ATTRIBUTED_EVENTS = _struct(
+    (C.EVENT_ID, StringType(), False),
+    (C.EVENT_TIME, TimestampType(), False),
+    (C.EVENT_DATE, DateType(), False),
+    (C.EVENT_TYPE, StringType(), False),
+    (C.USER_KEY, StringType(), False),
+    (C.USER_ID, StringType(), True),
+    (C.DEVICE_ID, StringType(), True),
+    (C.EVENT_PROPERTIES, STRING_MAP, True),
+    (C.SOURCE, StringType(), False),
+    (C.GROUP_TYPE, StringType(), False),
+    (C.GROUP_VALUE, StringType(), True),
+    (C.ATTRIBUTION, StringType(), False),  # event | user | none
+    (C.GROUP_VERSION, LongType(), True),  # null: no group, or no property yet at event time
+    (C.BATCH_ID, StringType(), False),  # the silver batch the event came in
+)
+
+# The silver batches already attributed (the attribute stage's watermark).
+ATTRIBUTION_LEDGER = _struct(
+    (C.SOURCE_TABLE, StringType(), False),
+    (C.BATCH_ID, StringType(), False),
+    (C.ATTRIBUTED_AT, TimestampType(), False),
+)
+
+
+# --- cohorts (shared by reports, retention, cohort import and microscope "save as cohort") ---
+
+# One row per (cohort, group) for the cohort as computed on ``as_of_date``. ``group_type`` is
+# "user" for a cohort of users (then group_value is the user key). ``cohort_source`` says how it was
+# made: behavioral (computed from config), imported (from a file), microscope (saved from a report).
+COHORT_MEMBERS = _struct(
+    ("cohort", StringType(), False),
+    (C.GROUP_TYPE, StringType(), False),
+    (C.GROUP_VALUE, StringType(), False),
+    ("as_of_date", DateType(), False),
+    ("cohort_source", StringType(), False),
+    ("computed_at", TimestampType(), False),
+)
+
 
 class T:
     """Table locations relative to the warehouse folder (``Paths.table(T.SILVER_EVENTS)``)."""
@@ -237,3 +326,4 @@ class T:
     CURRENT_GROUP_PROPERTIES = "silver/current_group_properties"
     ATTRIBUTED_EVENTS = "silver/attributed_events"
     RUN_LOG = "ops/run_log"
+    COHORT_MEMBERS = "gold/cohort_members"
