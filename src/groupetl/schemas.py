@@ -222,6 +222,31 @@ RUN_LOG = _struct(
 
 # --- ingestion-owned schemas (added by the ingest stage below this line) ---
 
+# One row per accepted raw record, whatever silver rows it produced (an identify without groups
+# produces none): the record-level ledger that deduplication looks insert ids up in and that
+# accepted counts are read from. record_kind: event | group_assignment | group_property.
+SILVER_RECORDS = _struct(
+    (C.RECORD_ID, StringType(), False),
+    (C.RECORD_KIND, StringType(), False),
+    (C.EVENT_TIME, TimestampType(), False),  # the record's time (event, assignment or op time)
+    (C.USER_KEY, StringType(), True),  # null only for a $groupidentify without a user
+    (C.INSERT_ID, StringType(), True),
+    (C.SOURCE, StringType(), False),
+    (C.FILE_FORMAT, StringType(), False),
+    *ORDER_FIELDS,
+    (C.BATCH_ID, StringType(), False),
+)
+
+# The ingest stage's batch ledger, one row per batch and phase reached (status): ``bronze`` when
+# the batch's lines are committed to bronze, ``silver`` when its own silver rows are written,
+# ``done`` when records it displaced as duplicates are moved too. A batch is finished when
+# ``done``; downstream stages read only finished batches.
+INGEST_BATCHES = _struct(
+    (C.BATCH_ID, StringType(), False),
+    (C.STATUS, StringType(), False),
+    (C.FINISHED_AT, TimestampType(), False),
+)
+
 # --- attribution-owned schemas (membership, property history, attributed events) ---
 
 # User-level group membership as validity intervals per (user_key, group_type): one row per
@@ -327,3 +352,8 @@ class T:
     ATTRIBUTED_EVENTS = "silver/attributed_events"
     RUN_LOG = "ops/run_log"
     COHORT_MEMBERS = "gold/cohort_members"
+    # Group property operations made by groupetl itself (CRM sync, dynamic properties), with the
+    # SILVER_GROUP_PROPERTY_OPS schema; attribution applies them together with the ingested ones.
+    DERIVED_PROPERTY_OPS = "silver/derived_property_ops"
+    SILVER_RECORDS = "silver/records"  # ingest: accepted raw records (dedup ledger)
+    INGEST_BATCHES = "ops/ingest_batches"  # ingest: batch ledger (bronze -> silver -> done)
