@@ -34,12 +34,13 @@ def _ensure_data(config: ProjectConfig, events: int, seed: int, progress: Progre
     manifest_path = root / "manifest.json"
     if manifest_path.is_file():
         existing = json.loads(manifest_path.read_text())
-        if existing.get("spec") == json.loads(json.dumps(GeneratorSpec.to_dict(spec))):
+        if existing.get("spec") == json.loads(json.dumps(spec.to_dict())):
             progress(f"[generate] reusing {manifest_path} (same seed and size)")
             return existing
     started = time.monotonic()
     progress(f"[generate] writing {events:,} events into {root / 'landing'}")
-    data = generate(spec, root, progress=progress).to_dict()
+    # A different seed or size replaces the generated files (only the generator's own names).
+    data = generate(spec, root, progress=progress, replace=True).to_dict()
     progress(f"[generate] finished in {time.monotonic() - started:.1f}s")
     return data
 
