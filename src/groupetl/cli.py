@@ -142,6 +142,28 @@ def jars(as_args: bool) -> None:
 
 
 @main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("dist/groupetl.zip"), show_default=True)
+def package(out: Path) -> None:
+    """Zip the groupetl package for `spark-submit --py-files` (ships it to executors).
+
+    Example: spark-submit --py-files dist/groupetl.zip $(groupetl jars --spark-submit) \
+    jobs/ingest.py --config conf/prod.yaml
+    """
+    import zipfile
+
+    import groupetl
+
+    root = Path(groupetl.__file__).resolve().parent
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, Path("groupetl") / path.relative_to(root))
+    click.echo(f"wrote {out}")
+
+
+@main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder "
               "(default: the project's data root; files go under OUT/landing).")
 @click.option("--seed", default=42, show_default=True, help="Random seed: same seed, same bytes.")
