@@ -16,6 +16,8 @@ from __future__ import annotations
 from pyspark.sql.types import (
     ArrayType,
     DateType,
+    DecimalType,
+    DoubleType,
     IntegerType,
     LongType,
     MapType,
@@ -335,6 +337,142 @@ COHORT_MEMBERS = _struct(
 )
 
 
+# --- dynamic/crm-owned schemas ---
+
+
+class DC:
+    """Column names of the dynamic group property and CRM sync state tables."""
+
+    NAME = "name"  # the dynamic property's name: the group property key it writes
+    DEFINITION_JSON = "definition_json"  # canonical JSON of the definition (without the name)
+    DEFINITION_HASH = "definition_hash"  # sha256 of definition_json
+    CREATED_FOR_DATE = "created_for_date"  # the logical date of the property's first computation
+    VALID_FROM_DATE = "valid_from_date"  # first logical date a definition version applies to
+    RECORDED_AT = "recorded_at"  # wall-clock time the row was written (information only)
+    GROUPS_WRITTEN = "groups_written"
+    SYNC_DATE = "sync_date"  # the CRM sync's logical date
+    NEXT_PICKUP_DATE = "next_pickup_date"
+    LAST_SYNCED_DATE = "last_synced_date"
+    EXPORT_FILE = "export_file"  # the export's file name inside the CRM landing folder
+
+
+# Every version of every dynamic property definition (the snapshot): version 1 is taken at the
+# property's first computation; an edited config adds a version valid from the first logical date
+# after the last one computed. The version in force on date D is the highest with valid_from <= D.
+DYNAMIC_DEFINITIONS = _struct(
+    (DC.NAME, StringType(), False),
+    (C.VERSION, LongType(), False),
+    (DC.VALID_FROM_DATE, DateType(), False),
+    (DC.CREATED_FOR_DATE, DateType(), False),
+    (DC.DEFINITION_JSON, StringType(), False),
+    (DC.DEFINITION_HASH, StringType(), False),
+    (DC.RECORDED_AT, TimestampType(), False),
+)
+
+# One row per (dynamic property, logical date) computed: which version was used, how many groups
+# got a value. Its latest date per name is what "later dates" means for a definition edit.
+DYNAMIC_COMPUTATIONS = _struct(
+    (DC.NAME, StringType(), False),
+    (C.LOGICAL_DATE, DateType(), False),
+    (C.VERSION, LongType(), False),
+    (DC.GROUPS_WRITTEN, LongType(), False),
+    (DC.RECORDED_AT, TimestampType(), False),
+)
+
+# CRM pickups, one row per (group, sync date) on which the account was due. The state before a
+# date D is each group's latest row with sync_date < D, so re-running D gives the same answer.
+# status: synced (applied) | pending (group unknown: retried the next day) | refused (the update
+# would pass 1000 group property keys: not applied, quarantined).
+CRM_PICKUPS = _struct(
+    (C.GROUP_TYPE, StringType(), False),
+    (C.GROUP_VALUE, StringType(), False),
+    (DC.SYNC_DATE, DateType(), False),
+    (C.STATUS, StringType(), False),
+    (DC.NEXT_PICKUP_DATE, DateType(), False),
+    (DC.LAST_SYNCED_DATE, DateType(), True),  # null until the first applied sync
+    (DC.EXPORT_FILE, StringType(), False),
+    (C.LINE_NUMBER, LongType(), False),  # the account's row in that export
+)
+
+
+# --- report-owned schemas (gold tables of groupetl.reports; column names in reports.columns) ---
+
+# One row per (report, period, segment, cohort segment) of an event segmentation report: event
+# totals, distinct counting units (groups, or users for group_type "user") and distinct users.
+SEGMENTATION = _struct(
+    ("report_name", StringType(), False),
+    (C.RUN_ID, StringType(), False),  # the run that last recomputed this row's period
+    ("computed_at", TimestampType(), False),
+    (C.GROUP_TYPE, StringType(), False),  # the counting unit: a declared group type, or "user"
+    ("interval", StringType(), False),  # day | week | month
+    ("rolling_days", IntegerType(), True),  # N: the day's value covers the N days ending on it
+    ("period_start", DateType(), False),  # the day, ISO week's Monday or month's first day
+    ("segment", StringType(), False),  # segment_by value at event time; "(none)", "(all)"
+    ("segment_rank", IntegerType(), True),  # 1..N with top N, else null
+    ("cohort_segment", StringType(), True),  # 'in cohort' | 'rest' with a cohort split
+    ("events", LongType(), False),
+    ("uniques", LongType(), False),
+    ("users", LongType(), False),
+)
+
+# One row per (funnel report, breakdown value, cohort segment, step).
+FUNNEL_STEPS = _struct(
+    ("report_name", StringType(), False),
+    (C.RUN_ID, StringType(), False),
+    ("computed_at", TimestampType(), False),
+    (C.GROUP_TYPE, StringType(), False),
+    ("breakdown", StringType(), False),  # value at the counted attempt's first step; "(all)"
+    ("cohort_segment", StringType(), True),
+    ("step", IntegerType(), False),  # 1-based
+    ("step_event", StringType(), False),
+    ("reached", LongType(), False),  # counting units that reached this step
+    ("from_previous", DoubleType(), True),  # reached / reached at the previous step
+    ("from_first", DoubleType(), True),  # reached / reached at step 1
+    ("dropped", LongType(), False),  # reached the previous step but not this one
+    ("median_seconds", DoubleType(), True),  # time from the previous step, among those reaching
+    ("p90_seconds", DoubleType(), True),
+)
+
+# One row per (funnel report, counting unit with a step-relevant event): the counted attempt.
+# Also the incremental state of funnels: ``fingerprint`` hashes the unit's step-relevant rows.
+FUNNEL_GROUPS = _struct(
+    ("report_name", StringType(), False),
+    (C.RUN_ID, StringType(), False),
+    ("computed_at", TimestampType(), False),
+    (C.GROUP_TYPE, StringType(), False),
+    (C.GROUP_VALUE, StringType(), False),  # the group value, or the user key
+    ("breakdown", StringType(), True),
+    ("cohort_segment", StringType(), True),
+    ("reached", IntegerType(), False),  # 0: no first step inside the report's dates
+    ("attempt_start", TimestampType(), True),
+    ("step_times", ArrayType(TimestampType()), True),  # time of each reached step
+    ("fingerprint", DecimalType(38, 0), False),
+)
+
+# The groups behind one data point of a report (a microscope result saved as a table).
+MICROSCOPE = _struct(
+    ("report_name", StringType(), False),
+    ("point", StringType(), False),  # e.g. "step 2", "dropoff 2", "2024-01-01 / EU"
+    (C.GROUP_TYPE, StringType(), False),
+    (C.GROUP_VALUE, StringType(), False),
+    ("name", StringType(), True),  # the group's current name property
+    ("computed_at", TimestampType(), False),
+)
+
+# What each report was last computed from: one marker row (event_date null) per report and, for
+# segmentation, one row per event date with a fingerprint of that date's input rows.
+REPORT_STATE = _struct(
+    ("report_name", StringType(), False),
+    ("kind", StringType(), False),
+    ("definition_hash", StringType(), False),
+    (C.EVENT_DATE, DateType(), True),
+    ("fingerprint", DecimalType(38, 0), True),
+    ("rows", LongType(), True),
+    (C.RUN_ID, StringType(), False),
+    ("computed_at", TimestampType(), False),
+)
+
+
 class T:
     """Table locations relative to the warehouse folder (``Paths.table(T.SILVER_EVENTS)``)."""
 
@@ -357,3 +495,76 @@ class T:
     DERIVED_PROPERTY_OPS = "silver/derived_property_ops"
     SILVER_RECORDS = "silver/records"  # ingest: accepted raw records (dedup ledger)
     INGEST_BATCHES = "ops/ingest_batches"  # ingest: batch ledger (bronze -> silver -> done)
+
+
+# --- retention/cohort/lookup-owned schemas ---
+
+from pyspark.sql.types import DoubleType  # noqa: E402  (this section is appended after class T)
+
+
+class RC:
+    """Column names of the retention, cohort and account lookup tables and results."""
+
+    # COHORT_MEMBERS (declared above with literals; the same names)
+    COHORT = "cohort"
+    AS_OF_DATE = "as_of_date"
+    COHORT_SOURCE = "cohort_source"  # behavioral | imported | microscope
+    COMPUTED_AT = "computed_at"
+    COHORT_SEGMENT = "cohort_segment"  # apply_cohort(mode="split"): 'in cohort' | 'rest'
+
+    # gold/retention
+    REPORT_NAME = "report_name"
+    PERIOD = "period"  # day | week | month
+    BASIS = "basis"  # rolling | calendar
+    MEASURE = "measure"  # on | on_or_after
+    SEGMENT = "segment"  # null: the report is not split by a cohort
+    COHORT_PERIOD = "cohort_period"  # first day of the (calendar) period of the start event
+    COHORT_SIZE = "cohort_size"
+    PERIOD_N = "period_n"
+    RETAINED = "retained"
+    RATE = "rate"
+
+    # microscope and lookup results
+    NAME = "name"  # the group's name property (GroupType.name_property), decoded
+    START_TIME = "start_time"
+    MATCHED_VALUES = "matched_values"
+    CURRENT_VALUE = "current_value"
+    LAST_SEEN = "last_seen"
+
+
+# One row per (report, segment, cohort period, period N) of the latest run of each configured
+# retention report. Period 0 is the cohort itself (retained = cohort_size, rate = 1.0).
+RETENTION = _struct(
+    (RC.REPORT_NAME, StringType(), False),
+    (C.RUN_ID, StringType(), False),
+    (RC.COMPUTED_AT, TimestampType(), False),
+    (C.GROUP_TYPE, StringType(), False),  # a declared group type, or "user"
+    (RC.PERIOD, StringType(), False),
+    (RC.BASIS, StringType(), False),
+    (RC.MEASURE, StringType(), False),
+    (RC.SEGMENT, StringType(), True),
+    (RC.COHORT_PERIOD, DateType(), False),
+    (RC.COHORT_SIZE, LongType(), False),
+    (RC.PERIOD_N, IntegerType(), False),
+    (RC.RETAINED, LongType(), False),
+    (RC.RATE, DoubleType(), False),
+)
+
+
+# --- qa-owned schemas ---
+# (Imported here, not at the top, so the QA section stays in one place at the end of the file.)
+from pyspark.sql.types import BooleanType  # noqa: E402
+
+# One row per expectation per QA run (``groupetl.qa.runner.QA_RESULTS`` is the table's path).
+# ``observed`` is what GX measured as text; ``samples`` up to five offending values as text.
+QA_RESULTS = _struct(
+    (C.RUN_ID, StringType(), False),
+    ("project", StringType(), False),
+    ("suite", StringType(), False),
+    ("expectation", StringType(), False),
+    ("severity", StringType(), False),  # error | warning
+    ("success", BooleanType(), False),
+    ("observed", StringType(), True),
+    ("samples", ArrayType(StringType()), False),
+    ("run_time", TimestampType(), False),
+)

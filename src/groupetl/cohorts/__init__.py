@@ -1,0 +1,43 @@
+"""Cohorts of groups (or users): behavioral (from config), imported (from a file), or saved from
+a report's microscope; all live in T.COHORT_MEMBERS and can filter or split any report.
+
+Public API:
+- ``compute_cohorts(spark, config, as_of) -> StageResult``: the ``cohorts:`` section on a date.
+- ``import_cohort(spark, config, name, file, group_type) -> ImportReport``.
+- ``export_cohort(spark, config, name, out) -> int``.
+- ``apply_cohort(df, cohorts_df, name, mode, group_type) -> DataFrame``: filter or split.
+- ``save_cohort(spark, config, members_df, name, group_type, source) -> int``.
+- ``read_members(spark, config) -> DataFrame``; ``write_groups_csv(df, out) -> int``.
+"""
+
+from groupetl.cohorts.compute import behavioral_members, compute_cohorts
+from groupetl.cohorts.files import ImportReport, export_cohort, import_cohort, read_cohort_file
+from groupetl.cohorts.spec import USER, CohortSpec, parse_cohorts
+from groupetl.cohorts.store import (
+    IN_COHORT,
+    REST,
+    apply_cohort,
+    latest_members,
+    read_members,
+    save_cohort,
+    write_groups_csv,
+)
+
+__all__ = [
+    "IN_COHORT",
+    "REST",
+    "USER",
+    "CohortSpec",
+    "ImportReport",
+    "apply_cohort",
+    "behavioral_members",
+    "compute_cohorts",
+    "export_cohort",
+    "import_cohort",
+    "latest_members",
+    "parse_cohorts",
+    "read_cohort_file",
+    "read_members",
+    "save_cohort",
+    "write_groups_csv",
+]
