@@ -388,3 +388,16 @@ def _spark(node: ConfigNode) -> SparkSettings:
         driver_memory=node.child("driver_memory").string("4g"),
         options=options,
     )
+
+
+def section_node(config: ProjectConfig, section: str) -> ConfigNode:
+    """The raw extension ``section`` (``reports``, ``qa``, ...) as a ConfigNode with line numbers.
+
+    Later stages validate their own sections through it, so their errors name file, line and key
+    like the core config's do.
+    """
+    try:
+        _, lines = _line_map(config.source.read_text(encoding="utf-8"), config.source)
+    except (OSError, ConfigError):
+        lines = {}
+    return ConfigNode(config.extra.get(section), config.source, section, lines)

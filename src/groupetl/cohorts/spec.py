@@ -15,10 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-from groupetl.config import ConfigNode, ProjectConfig, _line_map
-from groupetl.errors import ConfigError, InputError
+from groupetl.config import ConfigNode, ProjectConfig, section_node
+from groupetl.errors import InputError
 
 USER = "user"  # the pseudo group type of user-level reports and cohorts (group_value = user key)
 FILTER_OPS = ("=", "!=", "in")
@@ -108,14 +107,6 @@ class CohortSpec:
         walk(self.rule)
         return out
 
-
-def section_node(config: ProjectConfig, section: str) -> ConfigNode:
-    """The raw ``section`` of the config as a ConfigNode that knows the file's line numbers."""
-    try:
-        _, lines = _line_map(Path(config.source).read_text(encoding="utf-8"), config.source)
-    except (OSError, ConfigError):
-        lines = {}
-    return ConfigNode(config.extra.get(section), config.source, section, lines)
 
 
 def check_group_type(config: ProjectConfig, group_type: str, allow_user: bool = True) -> str:

@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from groupetl.config import ConfigNode, ProjectConfig, _line_map
+from groupetl.config import ConfigNode, ProjectConfig, section_node
 from groupetl.errors import ConfigError
 
 ERROR = "error"
@@ -77,17 +77,8 @@ class QaSettings:
 
 
 def qa_node(config: ProjectConfig) -> ConfigNode:
-    """The ``qa`` section as a ConfigNode carrying the line of every key of the config file.
-
-    The file is parsed again for its line numbers (load_config keeps only the values); a config
-    built in code, without a readable file, gives messages without line numbers.
-    """
-    lines: Mapping[str, int] = {}
-    try:
-        _, lines = _line_map(config.source.read_text(encoding="utf-8"), config.source)
-    except (OSError, ConfigError):
-        lines = {}
-    return ConfigNode(config.extra.get("qa"), config.source, "qa", lines)
+    """The ``qa`` section as a ConfigNode that knows the config file's line numbers."""
+    return section_node(config, "qa")
 
 
 def load_qa_settings(config: ProjectConfig) -> QaSettings:

@@ -1,0 +1,230 @@
+"""Pure ``Column -> Column`` expressions shared by the ingest parsers and by QA.
+
+Nothing here reads or writes a table. Every expression is safe on dirty input under Spark's ANSI
+mode: ``try_cast`` / ``try_to_timestamp`` / ``try_variant_get`` return null instead of failing.
+
+JSON values whose type matters (group values, property values, event property values) are read
+as VARIANT, so a JSON string ``"5"`` and a number ``5`` stay distinguishable:
+``schema_of_variant`` says ``STRING``, ``BIGINT``, ``DECIMAL(3,1)``, ``ARRAY<...>``,
+``OBJECT<...>``, ``BOOLEAN`` or ``VOID`` (JSON null).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from groupetl.schemas import C
+
+MAX_STRING = 1024  # Amplitude cuts longer strings (SEMANTICS.md "Bad input")
+# Ids Amplitude refuses whatever their length (compared lower-cased, trimmed).
+REFUSED_IDS = (
+    "",
+    "null",
+    "none",
+    "undefined",
+    "unknown",
+    "0",
+    "-1",
+    "00000000-0000-0000-0000-000000000000",
+)
+MIN_TIME = "2000-01-01 00:00:00"  # earliest sane record time (UTC)
+MAX_AHEAD = "INTERVAL 1 DAY"  # latest sane record time: the file's arrival time plus this
+MAX_EPOCH_DIGITS = 15  # more digits than this is far outside any sane range (and overflows)
+NUMERIC_VARIANT = r"^(TINYINT|SMALLINT|INT|BIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$"
+VARIANT_MAP = "map<string,variant>"
+ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"
+EXPORT_FORMATS = ("yyyy-MM-dd HH:mm:ss.SSSSSS", "yyyy-MM-dd HH:mm:ss")
+
+
+def col(c: Column | str) -> Column:
+    """A column from a name or a column."""
+    return F.col(c) if isinstance(c, str) else c
+
+
+def is_valid_id(id_col: Column | str, min_length: Column | int) -> Column:
+    """True when ``id_col`` is a usable user or device id (Amplitude's rules).
+
+    At least ``min_length`` characters and none of :data:`REFUSED_IDS`. Null gives null (absent).
+    Example: ``is_valid_id("user_id", 5)`` is false for ``"null"``, ``"abcd"``, ``"-1"``.
+    """
+    c = col(id_col)
+    refused = F.lower(F.trim(c)).isin(*REFUSED_IDS)
+    return (F.length(c) >= min_length) & ~refused
+
+
+def is_blank(text: Column | str) -> Column:
+    """True for null, empty or whitespace-only text."""
+    c = col(text)
+    return c.isNull() | (F.trim(c) == "")
+
+
+def is_json_object(text: Column | str) -> Column:
+    """True when ``text`` is a JSON object (false for other JSON and for non-JSON text)."""
+    return F.json_object_keys(col(text)).isNotNull()
+
+
+def is_absent_json(text: Column | str) -> Column:
+    """True when a JSON field holding an object is absent, null, blank or an empty list.
+
+    An empty list is what PHP's ``json_encode`` makes of an empty dictionary, so it means "none".
+    """
+    c = col(text)
+    return is_blank(c) | (F.regexp_replace(c, r"\s", "") == "[]")
+
+
+def variant_type(v: Column | str) -> Column:
+    """The JSON type of a VARIANT value as Spark names it (``STRING``, ``BIGINT``, ``OBJECT<..>``)."""
+    return F.schema_of_variant(col(v))
+
+
+def is_scalar_variant(v: Column | str) -> Column:
+    """True when a VARIANT holds a string or a number."""
+    t = variant_type(v)
+    return (t == "STRING") | t.rlike(NUMERIC_VARIANT)
+
+
+def variant_string(v: Column | str) -> Column:
+    """A VARIANT scalar as text (numbers stringified: ``1001`` -> ``"1001"``)."""
+    return F.try_variant_get(col(v), "$", "string")
+
+
+def json_string(text: Column | str) -> Column:
+    """The JSON encoding of a string column (``ab"c`` -> ``"ab\\"c"``)."""
+    return F.regexp_extract(F.to_json(F.array(col(text))), r"^\[(.*)\]$", 1)
+
+
+def cut(text: Column | str) -> Column:
+    """``text`` cut to :data:`MAX_STRING` characters."""
+    c = col(text)
+    return F.when(F.length(c) > MAX_STRING, F.substring(c, 1, MAX_STRING)).otherwise(c)
+
+
+def is_too_long(text: Column | str) -> Column:
+    """True when ``text`` is longer than :data:`MAX_STRING` (and will be cut)."""
+    return F.coalesce(F.length(col(text)) > MAX_STRING, F.lit(False))
+
+
+def variant_json(v: Column | str) -> Column:
+    """JSON text of a VARIANT value; a string longer than the limit is cut first."""
+    c = col(v)
+    s = variant_string(c)
+    long_string = (variant_type(c) == "STRING") & is_too_long(s)
+    return F.when(long_string, json_string(cut(s))).otherwise(F.to_json(c))
+
+
+def is_long_string_variant(v: Column | str) -> Column:
+    """True when a VARIANT holds a string longer than the limit."""
+    c = col(v)
+    return F.coalesce((variant_type(c) == "STRING") & is_too_long(variant_string(c)), F.lit(False))
+
+
+def last_wins(entries: Column) -> Column:
+    """Map entries with a repeated key reduced to the last one (JSON's usual reading).
+
+    ``from_json`` keeps every occurrence of a key repeated in an object; later steps need unique
+    keys. In: array<struct<key, value>>. Out: the same, in listed order, keys unique.
+    """
+    keys = F.transform(entries, lambda e: e["key"])
+    return F.filter(
+        entries,
+        lambda e, i: F.forall(
+            F.slice(keys, i + 2, F.greatest(F.size(keys), F.lit(1))), lambda k: k != e["key"]
+        ),
+    )
+
+
+def variant_entries(text: Column | str) -> Column:
+    """Entries (key, VARIANT value) of a JSON object text, in listed order, keys unique."""
+    return last_wins(F.map_entries(F.from_json(col(text), VARIANT_MAP)))
+
+
+def ms_time(ts: Column) -> Column:
+    """A timestamp truncated to milliseconds (Amplitude's resolution, and attribution's)."""
+    return F.timestamp_millis(F.unix_millis(ts))
+
+
+def epoch_ms_time(text: Column | str) -> Column:
+    """Time of integer epoch milliseconds given as text; null unless it is such an integer."""
+    c = F.trim(col(text))
+    ok = c.rlike(rf"^-?\d{{1,{MAX_EPOCH_DIGITS}}}$")
+    return F.when(ok, F.timestamp_millis(c.try_cast("long")))
+
+
+def is_huge_integer(text: Column | str) -> Column:
+    """True for an integer with more digits than any sane epoch time (so: out of range)."""
+    return F.trim(col(text)).rlike(rf"^-?\d{{{MAX_EPOCH_DIGITS + 1},}}$")
+
+
+def iso_time(text: Column | str) -> Column:
+    """Time of an ISO-8601 date-time (``2026-01-05T10:00:00.123+02:00``, ``...Z``); else null.
+
+    A date-time without zone is read as UTC (the session time zone is UTC).
+    """
+    c = F.trim(col(text))
+    return F.when(c.rlike(ISO_DATETIME), ms_time(F.try_to_timestamp(c)))
+
+
+def export_time(text: Column | str) -> Column:
+    """Time of Amplitude Export's ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC) text; else null."""
+    c = F.trim(col(text))
+    parsed = [F.try_to_timestamp(c, F.lit(fmt)) for fmt in EXPORT_FORMATS]
+    return ms_time(F.coalesce(*parsed))
+
+
+def epoch_ms(ts: Column) -> Column:
+    """Epoch milliseconds of a timestamp (for ``seq_ms``)."""
+    return F.unix_millis(ts)
+
+
+def checked_time(
+    present: Column, parsed: Column, out_of_range: Column | None = None
+) -> tuple[Column, Column]:
+    """The record time and its problem, from a format's time field.
+
+    In: whether the field is present, its parsed value (null when unparseable), optionally a flag
+    for values that parse as numbers but cannot be times. Out: (time, problem) where time is the
+    parsed time, or the file's arrival time when the field is absent (SEMANTICS.md "Time and
+    order"), and problem is ``invalid_time``, ``time_out_of_range`` or null. The sane range is
+    [2000-01-01, arrival time + 1 day].
+    """
+    arrival = F.col(C.ARRIVAL_TIME)
+    time = F.when(present, parsed).otherwise(arrival)
+    too_big = out_of_range if out_of_range is not None else F.lit(False)
+    in_range = (time >= F.lit(MIN_TIME).cast("timestamp")) & (time <= arrival + F.expr(MAX_AHEAD))
+    problem = (
+        F.when(present & too_big, F.lit("time_out_of_range"))
+        .when(present & parsed.isNull(), F.lit("invalid_time"))
+        .when(~in_range, F.lit("time_out_of_range"))
+    )
+    return time, problem
+
+
+def json_path(dotted: str) -> str:
+    """A ``get_json_object`` path for a dotted field path: ``a.b c`` -> ``$['a']['b c']``."""
+    parts = [p.replace("'", "\\'") for p in dotted.split(".") if p]
+    return "$" + "".join(f"['{p}']" for p in parts)
+
+
+def record_order() -> list[Column]:
+    """Sort keys of record order (SEMANTICS.md "Time and order"): time, source sequence (nulls
+    last), file, line, position. Unique per record, so any batching sorts records the same way."""
+    return [
+        F.col(C.EVENT_TIME).asc(),
+        F.col(C.SEQ_MS).asc_nulls_last(),
+        F.col(C.SOURCE_FILE).asc(),
+        F.col(C.LINE_NUMBER).asc(),
+        F.col(C.RECORD_INDEX).asc(),
+    ]
+
+
+def report(reason: str, detail: Column | str | None) -> Column:
+    """One reported issue as the struct ``REPORTS`` arrays hold."""
+    d = F.lit(detail) if isinstance(detail, str) or detail is None else detail
+    return F.struct(F.lit(reason).alias(C.REASON), d.cast("string").alias(C.DETAIL))
+
+
+def reports_when(*pairs: tuple[Column, Column]) -> Column:
+    """An array of the reports whose condition holds: ``reports_when((cond, report(...)), ...)``."""
+    items = [F.when(cond, rep) for cond, rep in pairs]
+    return F.filter(F.array(*items), lambda r: r.isNotNull())

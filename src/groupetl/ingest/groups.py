@@ -1,0 +1,139 @@
+"""A record's groups JSON -> the groups it tracks, with Amplitude's limits and what is reported.
+
+SEMANTICS.md "Words": values are strings (numbers are stringified); a list gives several values
+of one type. Per record at most 5 group types (declared types first, in declared order, then
+others in listed order) and 10 values in total (in that order) are tracked; the rest is ignored
+and reported ``group_limit_exceeded``, the record is kept.
+
+Decisions (docs/input-formats.md):
+- a value that is an object, a boolean, or a list holding one -> the record is quarantined
+  ``invalid_group_value``; ``null``, ``""`` and ``[]`` mean "no value" (an assignment of no
+  value is reported ``empty_group_assignment`` and assigns nothing);
+- undeclared group types are KEPT in the silver rows and reported ``undeclared_group_type``
+  (one row per type): attribution reads only declared types, and declaring a type later makes
+  the already-ingested data usable without re-ingesting;
+- repeated values of one type count once; values longer than 1024 characters are cut.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from groupetl.ingest import functions as fx
+from groupetl.ingest.shape import N
+from groupetl.reasons import Reported as R
+from groupetl.schemas import C
+
+MAX_TYPES = 5
+MAX_VALUES = 10
+_UNDECLARED_RANK = 1000  # undeclared types sort after declared ones, in listed order
+_ENTRY_TYPE = "array<struct<rank:int,key:string,values:array<string>,long:boolean,bad:boolean>>"
+_GROUPS_TYPE = "map<string,array<string>>"
+_REPORTS_TYPE = "array<struct<reason:string,detail:string>>"
+
+
+def _entry_values(value: Column) -> tuple[Column, Column]:
+    """(values, is_bad) of one group entry's VARIANT value."""
+    t = fx.variant_type(value)
+    items = F.try_variant_get(value, "$", "array<variant>")
+    items_ok = F.forall(items, lambda x: fx.is_scalar_variant(x) | (fx.variant_type(x) == "VOID"))
+    is_list = t.startswith("ARRAY")
+    values = (
+        F.when(t == "VOID", F.array().cast("array<string>"))
+        .when(fx.is_scalar_variant(value), F.array(fx.variant_string(value)))
+        .when(is_list & items_ok, F.transform(items, fx.variant_string))
+    )
+    bad = values.isNull()
+    present = F.filter(values, lambda v: v.isNotNull() & (v != ""))
+    return F.array_distinct(present), bad
+
+
+def _classified(groups_json: Column, declared: Column) -> Column:
+    """Entries struct(rank, key, values, long, bad) of the groups object, in listed order."""
+
+    def entry(e: Column, i: Column) -> Column:
+        values, bad = _entry_values(e["value"])
+        position = F.array_position(declared, e["key"])
+        rank = F.when(position > 0, position).otherwise(F.lit(_UNDECLARED_RANK) + i)
+        return F.struct(
+            rank.cast("int").alias("rank"),
+            e["key"].alias("key"),
+            F.array_distinct(F.transform(values, fx.cut)).alias("values"),
+            F.exists(values, fx.is_too_long).alias("long"),
+            (bad | (e["key"] == "")).alias("bad"),
+        )
+
+    return F.transform(fx.variant_entries(groups_json), entry)
+
+
+def _tracked(entries: Column) -> tuple[Column, Column]:
+    """(tracked entries in priority order, limit exceeded?) after the 5-type / 10-value limits."""
+    given = F.sort_array(F.filter(entries, lambda e: F.size(e["values"]) > 0))
+    types = F.slice(given, 1, MAX_TYPES)
+    sizes = F.transform(types, lambda e: F.size(e["values"]))
+
+    def trimmed(e: Column, i: Column) -> Column:
+        before = F.aggregate(F.slice(sizes, 1, i), F.lit(0), lambda a, b: a + b)
+        room = F.greatest(F.lit(0), F.lit(MAX_VALUES) - before)
+        return F.struct(e["key"].alias("key"), F.slice(e["values"], 1, room).alias("values"))
+
+    kept = F.filter(F.transform(types, trimmed), lambda e: F.size(e["values"]) > 0)
+    total = F.aggregate(
+        F.transform(given, lambda e: F.size(e["values"])), F.lit(0), lambda a, b: a + b
+    )
+    exceeded = (F.size(given) > MAX_TYPES) | (total > MAX_VALUES)
+    detail = F.format_string(
+        "%d group types with %d values given; at most %d types and %d values are tracked",
+        F.size(given),
+        total,
+        F.lit(MAX_TYPES),
+        F.lit(MAX_VALUES),
+    )
+    return kept, F.when(exceeded, detail)
+
+
+def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
+    """Add ``groups`` (map type -> values), ``_groups_error`` and the group reports.
+
+    In: rows with ``_groups_json`` and ``_assigns_groups`` (:data:`shape.PARSED`). Out: the same
+    plus ``groups`` (tracked groups in priority order; empty map when none), ``_groups_error``
+    (why the groups are invalid, or null) and ``_reports`` (array of struct(reason, detail)).
+    """
+    declared = F.array(*[F.lit(t) for t in declared_types])
+    gj = F.col(N.GROUPS_JSON)
+    not_object = ~fx.is_absent_json(gj) & ~fx.is_json_object(gj)
+    staged = df.withColumn(
+        "_g", F.when(~not_object & ~fx.is_absent_json(gj), _classified(gj, declared))
+    )
+    g = F.coalesce(F.col("_g"), F.array().cast(_ENTRY_TYPE))
+    bad_keys = F.transform(F.filter(g, lambda e: e["bad"]), lambda e: e["key"])
+    error = F.when(not_object, F.lit("groups is not a JSON object")).when(
+        F.size(bad_keys) > 0,
+        F.concat(
+            F.lit("group value of "),
+            F.concat_ws(", ", bad_keys),
+            F.lit(" is not a string, a number or a flat list of them"),
+        ),
+    )
+    kept, exceeded = _tracked(g)
+    undeclared = F.filter(kept, lambda e: F.array_position(declared, e["key"]) == 0)
+    empty = F.filter(g, lambda e: (F.size(e["values"]) == 0) & ~e["bad"])
+    reports = F.concat(
+        F.transform(undeclared, lambda e: fx.report(R.UNDECLARED_GROUP_TYPE, e["key"])),
+        F.when(
+            F.col(N.ASSIGNS),
+            F.transform(empty, lambda e: fx.report(R.EMPTY_GROUP_ASSIGNMENT, e["key"])),
+        ).otherwise(F.array().cast(_REPORTS_TYPE)),
+        fx.reports_when(
+            (exceeded.isNotNull(), fx.report(R.GROUP_LIMIT_EXCEEDED, exceeded)),
+            (F.exists(g, lambda e: e["long"]), fx.report(R.STRING_TRUNCATED, "groups")),
+        ),
+    )
+    groups = F.map_from_entries(F.transform(kept, lambda e: F.struct(e["key"], e["values"])))
+    return staged.select(
+        "*",
+        F.coalesce(groups, F.create_map().cast(_GROUPS_TYPE)).alias(C.GROUPS),
+        error.alias(N.GROUPS_ERROR),
+        reports.alias(N.REPORTS),
+    ).drop("_g")
