@@ -39,8 +39,9 @@ def test_replace_where_and_merge_insert_new(spark, tmp_path: Path) -> None:
     path = str(tmp_path / "t")
     df = spark.createDataFrame([(1, "a"), (2, "b")], "k int, v string")
     tables.overwrite(df, path)
-    tables.merge_insert_new(spark, spark.createDataFrame([(2, "x"), (3, "c")], "k int, v string"),
-                            path, ["k"])
+    tables.merge_insert_new(
+        spark, spark.createDataFrame([(2, "x"), (3, "c")], "k int, v string"), path, ["k"]
+    )
     tables.replace_where(spark.createDataFrame([(1, "z")], "k int, v string"), path, "k = 1")
     got = sorted(tuple(r) for r in tables.read(spark, path).collect())
     assert got == [(1, "z"), (2, "b"), (3, "c")]

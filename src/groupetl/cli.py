@@ -142,8 +142,12 @@ def jars(as_args: bool) -> None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("dist/groupetl.zip"), show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("dist/groupetl.zip"),
+    show_default=True,
+)
 def package(out: Path) -> None:
     """Zip the groupetl package for `spark-submit --py-files` (ships it to executors).
 
@@ -164,8 +168,11 @@ def package(out: Path) -> None:
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder "
-              "(default: the project's data root; files go under OUT/landing).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: the project's data root; files go under OUT/landing).",
+)
 @click.option("--seed", default=42, show_default=True, help="Random seed: same seed, same bytes.")
 @click.option("--companies", default=50, show_default=True)
 @click.option("--users-per-company", default=10, show_default=True)
@@ -180,9 +187,9 @@ def generate(obj: _Context, out: Path | None, **spec_args: object) -> None:
     Amplitude HTTP V2 bodies, Amplitude Export files (gzipped) and Segment batches land in
     OUT/landing/<format>/; OUT/manifest.json counts every record kind and injected fault.
     """
-    from groupetl.generate import GeneratorSpec, generate as run_generator
-
     from groupetl.demo import generator_group_types
+    from groupetl.generate import GeneratorSpec
+    from groupetl.generate import generate as run_generator
 
     target = out or obj.config.paths.root
     spec = GeneratorSpec(
@@ -245,8 +252,9 @@ def demo(obj: _Context, events: int, seed: int) -> None:
     """
     from groupetl.demo import run_demo
 
-    run_demo(obj.spark(), obj.config, events=events, seed=seed, echo=click.echo,
-             progress=_echo_progress)
+    run_demo(
+        obj.spark(), obj.config, events=events, seed=seed, echo=click.echo, progress=_echo_progress
+    )
 
 
 @main.command("show-config")
@@ -263,13 +271,23 @@ def show_config(obj: _Context) -> None:
                 "group_types": [vars(g) for g in cfg.group_types],
                 "events": list(cfg.tracking_plan.event_names),
                 "min_id_length": dict(cfg.min_id_length),
-                "spark": {"master": cfg.spark.master,
-                          "shuffle_partitions": cfg.spark.shuffle_partitions},
+                "spark": {
+                    "master": cfg.spark.master,
+                    "shuffle_partitions": cfg.spark.shuffle_partitions,
+                },
             },
             indent=2,
         )
     )
 
+
+def _register_extensions() -> None:
+    from groupetl import cli_analysis
+
+    cli_analysis.register(main, pass_ctx)
+
+
+_register_extensions()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -69,7 +69,9 @@ def overwrite(df: DataFrame, path: str, partition_by: Sequence[str] = ()) -> Non
     writer.save(path)
 
 
-def replace_where(df: DataFrame, path: str, predicate: str, partition_by: Sequence[str] = ()) -> None:
+def replace_where(
+    df: DataFrame, path: str, predicate: str, partition_by: Sequence[str] = ()
+) -> None:
     """Atomically replace the rows matching ``predicate`` with ``df`` (Delta ``replaceWhere``).
 
     Every row of ``df`` must itself match ``predicate``; Delta checks this and fails otherwise.
@@ -81,7 +83,11 @@ def replace_where(df: DataFrame, path: str, predicate: str, partition_by: Sequen
 
 
 def merge_insert_new(
-    spark: SparkSession, df: DataFrame, path: str, keys: Sequence[str], partition_by: Sequence[str] = ()
+    spark: SparkSession,
+    df: DataFrame,
+    path: str,
+    keys: Sequence[str],
+    partition_by: Sequence[str] = (),
 ) -> None:
     """Insert the rows of ``df`` whose ``keys`` are not in the table yet (idempotent append)."""
     if not exists(spark, path):

@@ -1,0 +1,180 @@
+"""CLI commands over the resolved tables: QA, retention, cohorts, account lookup.
+
+Registered on the main ``groupetl`` group by ``cli.py``; each command parses its arguments and
+calls the library function that does the work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+FORMATS = click.Choice(["table", "json", "csv"])
+
+
+def _echo_progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def register(main: click.Group, pass_ctx) -> None:
+    """Add the analysis commands to the ``groupetl`` group."""
+
+    @main.command()
+    @click.option(
+        "--data-docs",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where GX's HTML Data Docs go (default: <root>/qa/data_docs).",
+    )
+    @click.option(
+        "--compare",
+        nargs=2,
+        metavar="PROJECT_A PROJECT_B",
+        help="Instead: show the taxonomy difference between two projects' data.",
+    )
+    @pass_ctx
+    def qa(obj, data_docs: Path | None, compare: tuple[str, str] | None) -> None:
+        """Validate a project's tables with Great Expectations; exit 3 when a suite fails.
+
+        \b
+        groupetl --project test qa                 # gate: exit 0 passed, 3 failed
+        groupetl qa --compare test prod            # events/properties/group types in one only
+        """
+        from groupetl import qa as qa_module
+
+        if compare:
+            from groupetl.config import load_config
+
+            a, b = (load_config(f"conf/{p}.yaml") for p in compare)
+            diff = qa_module.compare_projects(obj.spark(), a, b)
+            for line in qa_module.format_taxonomy_diff(diff):
+                click.echo(line)
+            return
+        docs = data_docs or qa_module.default_data_docs_dir(obj.config)
+        result = qa_module.run_qa(
+            obj.spark(), obj.config, data_docs_dir=docs, progress=_echo_progress
+        )
+        for line in qa_module.format_qa_table(result):
+            click.echo(line)
+        sys.exit(result.exit_code)
+
+    @main.command("plan-import")
+    @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+    def plan_import(csv_file: str) -> None:
+        """Turn a planning workbook's taxonomy CSV into the config's tracking_plan YAML.
+
+        Columns: event, property, type, required, group type, description.
+        """
+        from groupetl.qa import import_tracking_plan, render_tracking_plan_yaml
+
+        click.echo(render_tracking_plan_yaml(import_tracking_plan(csv_file)), nl=False)
+
+    @main.command()
+    @click.option("--name", "names", multiple=True, help="Only these retention reports.")
+    @pass_ctx
+    def retention(obj, names: tuple[str, ...]) -> None:
+        """Compute the configured retention reports (config section `retention:`)."""
+        from groupetl.retention import run_retention
+
+        result = run_retention(
+            obj.spark(), obj.config, progress=_echo_progress, names=names or None
+        )
+        for line in result.lines():
+            click.echo(line)
+
+    @main.group()
+    def cohort() -> None:
+        """Behavioral and imported cohorts of groups."""
+
+    @cohort.command("compute")
+    @click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Default: today (UTC).")
+    @pass_ctx
+    def cohort_compute(obj, as_of: dt.datetime | None) -> None:
+        """Compute the behavioral cohorts of config section `cohorts:` as of a date."""
+        from groupetl.cohorts import compute_cohorts
+
+        date = as_of.date() if as_of else _today()
+        result = compute_cohorts(obj.spark(), obj.config, date, progress=_echo_progress)
+        for line in result.lines():
+            click.echo(line)
+
+    @cohort.command("import")
+    @click.argument("name")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--group-type", required=True, help="Declared group type, or 'user'.")
+    @pass_ctx
+    def cohort_import(obj, name: str, file: str, group_type: str) -> None:
+        """Import a cohort: a file with exactly one group value per line."""
+        from groupetl.cohorts import import_cohort
+
+        report = import_cohort(obj.spark(), obj.config, name, file, group_type)
+        for line in report.lines():
+            click.echo(line)
+
+    @cohort.command("export")
+    @click.argument("name")
+    @click.option("--out", required=True, type=click.Path(dir_okay=False))
+    @pass_ctx
+    def cohort_export(obj, name: str, out: str) -> None:
+        """Export a cohort in the import format (one value per line, sorted)."""
+        from groupetl.cohorts import export_cohort
+
+        count = export_cohort(obj.spark(), obj.config, name, out)
+        click.echo(f"wrote {count:,} values to {out}")
+
+    @main.command()
+    @click.option("--group-type", required=True)
+    @click.argument("query")
+    @click.option("--now", type=click.DateTime(["%Y-%m-%d"]), help="Default: today (UTC).")
+    @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+    @click.option("--limit", default=100, show_default=True)
+    @pass_ctx
+    def lookup(obj, group_type: str, query: str, now, fmt: str, limit: int) -> None:
+        """Find groups by any historical property value: 'plan = paid', 'Account Name = "Acme"'.
+
+        Only groups active in the six months before --now are searched.
+        """
+        from groupetl.lookup import QueryError, format_lookup, lookup_rows, parse_query
+        from groupetl.lookup import lookup as run_lookup
+
+        try:
+            parsed = parse_query(query)
+        except QueryError as exc:
+            click.echo(exc.pointer(query), err=True)
+            raise
+        date = now.date() if now else _today()
+        df = run_lookup(obj.spark(), obj.config, group_type, parsed, date, limit=limit)
+        click.echo(format_lookup(lookup_rows(df), fmt))
+
+    @main.command()
+    @click.argument("group_type")
+    @click.argument("group_value")
+    @click.option("--now", type=click.DateTime(["%Y-%m-%d"]), help="Default: today (UTC).")
+    @click.option("--recent", default=20, show_default=True, help="How many recent events.")
+    @click.option("--raw", is_flag=True, help="Show the raw records behind the recent events.")
+    @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+    @pass_ctx
+    def account(
+        obj, group_type: str, group_value: str, now, recent: int, raw: bool, fmt: str
+    ) -> None:
+        """Account view: latest properties, first/last seen, active users, recent events."""
+        from groupetl.lookup import (
+            account_view,
+            format_account_view,
+            format_raw_records,
+            raw_records,
+        )
+
+        date = now.date() if now else _today()
+        view = account_view(obj.spark(), obj.config, group_type, group_value, date, recent)
+        if raw:
+            records = raw_records(obj.spark(), obj.config, view.event_ids)
+            click.echo(format_raw_records(records, fmt))
+        else:
+            click.echo(format_account_view(view, fmt))
