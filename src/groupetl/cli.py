@@ -41,7 +41,11 @@ class _Context:
             path = self.config_path or (
                 f"conf/{self.project}.yaml" if self.project else DEFAULT_CONFIG
             )
-            self._config = load_config(path)
+            config = load_config(path)
+            from groupetl.pipeline import validate_sections
+
+            validate_sections(config)
+            self._config = config
         return self._config
 
     def spark(self):

@@ -76,6 +76,75 @@ def register(main: click.Group, pass_ctx) -> None:
         click.echo(render_tracking_plan_yaml(import_tracking_plan(csv_file)), nl=False)
 
     @main.command()
+    @click.option("--name", "names", multiple=True, help="Only these reports (default: all).")
+    @click.option("--full-rebuild", is_flag=True, help="Recompute every period, not only changed.")
+    @click.option(
+        "--html",
+        "html_out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write a self-contained HTML page with a chart per report.",
+    )
+    @pass_ctx
+    def report(obj, names: tuple[str, ...], full_rebuild: bool, html_out: Path | None) -> None:
+        """Compute the configured reports (config section `reports:`) into gold tables.
+
+        Incremental: only periods touched by new or restated events are recomputed.
+        """
+        from groupetl.pipeline import run_stage
+        from groupetl.reports import write_html
+
+        result = run_stage(
+            obj.spark(),
+            obj.config,
+            "report",
+            progress=_echo_progress,
+            names=list(names) or None,
+            full_rebuild=full_rebuild,
+        )
+        for line in result.lines():
+            click.echo(line)
+        if html_out:
+            click.echo(f"wrote {write_html(obj.spark(), obj.config, result, html_out)}")
+
+    @main.command()
+    @click.argument("report_name")
+    @click.option("--step", type=int, help="Funnel: groups that reached step K.")
+    @click.option("--dropoff", type=int, help="Funnel: groups that reached step K-1, not K.")
+    @click.option("--period", type=click.DateTime(["%Y-%m-%d"]), help="Segmentation period.")
+    @click.option("--segment", help="Segmentation: one segment value.")
+    @click.option("--breakdown", help="Funnel: one breakdown value.")
+    @click.option("--out", type=click.Path(dir_okay=False), help="Write the list as CSV.")
+    @click.option("--save-cohort", help="Save the list as a static cohort with this name.")
+    @pass_ctx
+    def microscope(
+        obj, report_name: str, step, dropoff, period, segment, breakdown, out, save_cohort
+    ) -> None:
+        """List the groups behind one data point of a report (CSV, or save as a cohort)."""
+        from groupetl.errors import InputError
+        from groupetl.reports import MicroscopePoint, load_reports, save_as_cohort, write_csv
+        from groupetl.reports import microscope as run_microscope
+
+        reports = {r.name: r for r in load_reports(obj.config)}
+        if report_name not in reports:
+            raise InputError(f"no report {report_name!r}; reports: {', '.join(sorted(reports))}")
+        point = MicroscopePoint(
+            step=step,
+            dropoff=dropoff,
+            period_start=period.date() if period else None,
+            segment=segment,
+            breakdown=breakdown,
+        )
+        df = run_microscope(obj.spark(), obj.config, reports[report_name], point)
+        if out:
+            click.echo(f"wrote {write_csv(df, out):,} rows to {out}")
+        if save_cohort:
+            count = save_as_cohort(obj.spark(), obj.config, df, save_cohort)
+            click.echo(f"saved cohort {save_cohort!r} with {count:,} members")
+        if not out and not save_cohort:
+            for row in df.limit(50).toLocalIterator():
+                click.echo("\t".join("" if v is None else str(v) for v in row))
+
+    @main.command()
     @click.option("--name", "names", multiple=True, help="Only these retention reports.")
     @pass_ctx
     def retention(obj, names: tuple[str, ...]) -> None:

@@ -40,7 +40,24 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", "groupetl.ingest:run", "landing files -> bronze, silver, quarantine"),
     Stage("attribute", "groupetl.attribution:run", "silver -> membership, properties, attributed"),
+    Stage("report", "groupetl.reports:run", "attributed events -> gold report tables"),
 )
+
+
+def validate_sections(config: ProjectConfig) -> None:
+    """Validate the config sections later stages own, so a bad one fails at start-up.
+
+    Each parser raises ``ConfigError`` naming the file, line and key.
+    """
+    from groupetl.cohorts import parse_cohorts
+    from groupetl.qa.settings import load_qa_settings
+    from groupetl.reports import load_reports
+    from groupetl.retention import parse_retention
+
+    parse_cohorts(config)
+    parse_retention(config)
+    load_reports(config)
+    load_qa_settings(config)
 
 
 def stage(name: str) -> Stage:
@@ -94,6 +111,7 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
 
     try:
         config = load_config(args.config)
+        validate_sections(config)
         spark = session_for(config, verbose=args.verbose, app_name=f"groupetl-{name}")
         result = run_stage(spark, config, name, progress=progress)
     except GroupEtlError as exc:
