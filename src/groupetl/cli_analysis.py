@@ -144,6 +144,42 @@ def register(main: click.Group, pass_ctx) -> None:
             for row in df.limit(50).toLocalIterator():
                 click.echo("\t".join("" if v is None else str(v) for v in row))
 
+    @main.command("dynamic-properties")
+    @click.option(
+        "--date",
+        "date",
+        required=True,
+        type=click.DateTime(["%Y-%m-%d"]),
+        help="Logical date D: values over data before D, written at D 00:00 UTC.",
+    )
+    @pass_ctx
+    def dynamic_properties(obj, date: dt.datetime) -> None:
+        """Compute dynamic group properties for a date (idempotent per date)."""
+        from groupetl.dynamic_properties import compute_dynamic_properties
+
+        result = compute_dynamic_properties(
+            obj.spark(), obj.config, date.date(), progress=_echo_progress
+        )
+        for line in result.lines():
+            click.echo(line)
+
+    @main.command("crm-sync")
+    @click.option(
+        "--date",
+        "date",
+        required=True,
+        type=click.DateTime(["%Y-%m-%d"]),
+        help="Logical date D: accounts whose pickup date is D are applied at D 00:00.",
+    )
+    @pass_ctx
+    def crm_sync(obj, date: dt.datetime) -> None:
+        """Apply the CRM account export to accounts due for pickup on a date."""
+        from groupetl.crm import crm_sync as run_crm_sync
+
+        result = run_crm_sync(obj.spark(), obj.config, date.date(), progress=_echo_progress)
+        for line in result.lines():
+            click.echo(line)
+
     @main.command()
     @click.option("--name", "names", multiple=True, help="Only these retention reports.")
     @pass_ctx

@@ -54,6 +54,11 @@ def validate_sections(config: ProjectConfig) -> None:
     from groupetl.reports import load_reports
     from groupetl.retention import parse_retention
 
+    from groupetl.crm import parse_crm
+    from groupetl.dynamic_properties import parse_dynamic_properties
+
+    parse_dynamic_properties(config)
+    parse_crm(config)
     parse_cohorts(config)
     parse_retention(config)
     load_reports(config)
