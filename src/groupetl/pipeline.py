@@ -50,12 +50,11 @@ def validate_sections(config: ProjectConfig) -> None:
     Each parser raises ``ConfigError`` naming the file, line and key.
     """
     from groupetl.cohorts import parse_cohorts
+    from groupetl.crm import parse_crm
+    from groupetl.dynamic_properties import parse_dynamic_properties
     from groupetl.qa.settings import load_qa_settings
     from groupetl.reports import load_reports
     from groupetl.retention import parse_retention
-
-    from groupetl.crm import parse_crm
-    from groupetl.dynamic_properties import parse_dynamic_properties
 
     parse_dynamic_properties(config)
     parse_crm(config)
