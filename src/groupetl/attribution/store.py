@@ -1,0 +1,241 @@
+"""The attribute stage's Delta writes and reads: keyed replacement, the ledger, time travel.
+
+All storage goes through ``groupetl.tables`` except the keyed MERGE below, which needs a delete
+clause that ``tables.merge_upsert`` does not offer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+from delta.tables import DeltaTable
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from groupetl import tables
+from groupetl.config import ProjectConfig
+from groupetl.errors import InputError
+from groupetl.schemas import (
+    ATTRIBUTED_EVENTS,
+    ATTRIBUTION_LEDGER,
+    CURRENT_GROUP_PROPERTIES,
+    GROUP_PROPERTY_HISTORY,
+    GROUP_VERSIONS,
+    MEMBERSHIP_HISTORY,
+    C,
+    T,
+)
+
+# The ledger of silver batches already attributed. Its path belongs in ``schemas.T``; it is kept
+# here because the attribute stage may not edit ``T``.
+LEDGER = "silver/attribution_ledger"
+
+
+def replace_keys(
+    spark: SparkSession,
+    path: str,
+    schema: StructType,
+    rows: DataFrame,
+    keys: DataFrame,
+    identity: Sequence[str],
+) -> None:
+    """Make the table's rows of the given keys exactly ``rows``, in one Delta MERGE.
+
+    ``keys`` holds the key columns (a user and type, or a group); a row is identified by them
+    plus ``identity``. Rows of those keys that ``rows`` no longer has come into the MERGE flagged
+    as stale and are deleted by it, so a reader never sees a half-replaced key. ``rows`` and
+    ``keys`` are read more than once: pass them ``persisted``.
+    """
+    if not tables.exists(spark, path):
+        tables.append(rows, path)
+        return
+    key_cols = list(keys.columns)
+    ids = [*key_cols, *identity]
+    current = tables.read(spark, path, schema).join(keys, on=key_cols, how="left_semi")
+    stale = current.join(rows.select(*ids), on=ids, how="left_anti")
+    source = rows.withColumn("_stale", F.lit(False)).unionByName(
+        stale.withColumn("_stale", F.lit(True))
+    )
+    condition = " AND ".join(f"t.`{c}` = s.`{c}`" for c in ids)
+    values = {c: f"s.`{c}`" for c in schema.fieldNames()}
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(source.alias("s"), condition)
+        .whenMatchedDelete("s._stale")
+        .whenMatchedUpdate(set=values)
+        .whenNotMatchedInsert(values=values)
+        .execute()
+    )
+
+
+@contextmanager
+def persisted(df: DataFrame) -> Iterator[DataFrame]:
+    """``df`` computed once for the block (memory, spilling to disk), released after it.
+
+    For inputs that several writes of one run read (recomputed history rows, affected keys):
+    a MERGE alone reads its source twice.
+    """
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield df
+    finally:
+        df.unpersist()
+
+
+def overwrite_by_date(spark: SparkSession, rows: DataFrame, path: str) -> None:
+    """Replace the whole ``event_date``-partitioned table at ``path`` with ``rows``.
+
+    ``tables.overwrite`` cannot be used: the session runs dynamic partition overwrite, which
+    would keep the dates ``rows`` does not have (and refuses ``overwriteSchema``).
+    """
+    if tables.exists(spark, path):
+        tables.replace_where(rows, path, "true", [C.EVENT_DATE])
+    else:
+        tables.append(rows, path, [C.EVENT_DATE])
+
+
+def replace_dates(rows: DataFrame, path: str, dates: Sequence[dt.date]) -> None:
+    """Atomically replace the ``event_date`` partitions ``dates`` of ``path`` with ``rows``."""
+    tables.replace_where(rows, path, dates_predicate(dates), [C.EVENT_DATE])
+
+
+def collect_batches(
+    spark: SparkSession, silver: Mapping[str, DataFrame], ledger_path: str
+) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(batch ids present, batch ids already attributed) per silver table, in one Spark job.
+
+    One row per ingest batch and table: metadata-sized, so collecting it is fine.
+    """
+    ledger = tables.read(spark, ledger_path, ATTRIBUTION_LEDGER).select(
+        C.SOURCE_TABLE, C.BATCH_ID, F.lit(True).alias("_done")
+    )
+    listing = ledger
+    for name, df in silver.items():
+        present = df.select(F.lit(name).alias(C.SOURCE_TABLE), C.BATCH_ID, F.lit(False))
+        listing = listing.unionByName(present.toDF(*ledger.columns))
+    present_ids: dict[str, set[str]] = {name: set() for name in silver}
+    done: dict[str, set[str]] = {name: set() for name in silver}
+    for table, batch, is_done in listing.distinct().collect():
+        (done if is_done else present_ids).setdefault(table, set()).add(batch)
+    return present_ids, done
+
+
+def collect_dates(dates: DataFrame) -> list[dt.date]:
+    """The distinct dates of a one-column DataFrame, sorted (at most one per day of data)."""
+    return sorted(r[0] for r in dates.distinct().collect())
+
+
+def write_ledger(
+    spark: SparkSession, path: str, batches: Mapping[str, Iterable[str]], replace: bool
+) -> None:
+    """Record ``batches`` (silver table -> batch ids) as attributed; ``replace``: only them."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    rows = [(name, b, now) for name, ids in batches.items() for b in sorted(ids)]
+    df = spark.createDataFrame(rows, ATTRIBUTION_LEDGER)
+    if replace:
+        tables.overwrite(df, path)
+    elif rows:
+        tables.append(df, path)
+
+
+def date_ranges(dates: Sequence[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Sorted dates -> runs of consecutive days as (first, last)."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for d in dates:
+        if runs and d == runs[-1][1] + dt.timedelta(days=1):
+            runs[-1] = (runs[-1][0], d)
+        else:
+            runs.append((d, d))
+    return runs
+
+
+def dates_predicate(dates: Sequence[dt.date]) -> str:
+    """A SQL predicate on ``event_date`` that holds for exactly ``dates``."""
+    col = C.EVENT_DATE
+    return " OR ".join(
+        f"({col} >= DATE'{a.isoformat()}' AND {col} <= DATE'{b.isoformat()}')"
+        for a, b in date_ranges(dates)
+    )
+
+
+def dates_text(dates: Sequence[dt.date]) -> str:
+    """``2024-01-02..2024-01-04, 2024-01-09`` for the run summary."""
+    return ", ".join(a.isoformat() if a == b else f"{a}..{b}" for a, b in date_ranges(dates))
+
+
+# --- reads, with Delta time travel --------------------------------------------------------------
+
+
+def _read(
+    spark: SparkSession,
+    config: ProjectConfig,
+    name: str,
+    schema: StructType,
+    as_of_version: int | None,
+    as_of_time: str | None,
+) -> DataFrame:
+    if as_of_version is not None and as_of_time is not None:
+        raise InputError("give either an as-of version or an as-of time, not both")
+    path = config.paths.table(name)
+    travel = as_of_version is not None or as_of_time is not None
+    if travel and not tables.exists(spark, path):
+        raise InputError(f"no table at {path} yet: nothing to read as of a version or time")
+    return tables.read(spark, path, schema, as_of_version=as_of_version, as_of_time=as_of_time)
+
+
+def read_attributed(
+    spark: SparkSession,
+    config: ProjectConfig,
+    as_of_version: int | None = None,
+    as_of_time: str | None = None,
+) -> DataFrame:
+    """``ATTRIBUTED_EVENTS`` now, or as of a Delta version or timestamp of that table."""
+    return _read(spark, config, T.ATTRIBUTED_EVENTS, ATTRIBUTED_EVENTS, as_of_version, as_of_time)
+
+
+def read_group_versions(
+    spark: SparkSession,
+    config: ProjectConfig,
+    as_of_version: int | None = None,
+    as_of_time: str | None = None,
+) -> DataFrame:
+    """``GROUP_VERSIONS`` now, or as of a Delta version or timestamp of that table."""
+    return _read(spark, config, T.GROUP_VERSIONS, GROUP_VERSIONS, as_of_version, as_of_time)
+
+
+def read_membership_history(
+    spark: SparkSession,
+    config: ProjectConfig,
+    as_of_version: int | None = None,
+    as_of_time: str | None = None,
+) -> DataFrame:
+    """``MEMBERSHIP_HISTORY`` now, or as of a Delta version or timestamp of that table."""
+    schema = MEMBERSHIP_HISTORY
+    return _read(spark, config, T.MEMBERSHIP_HISTORY, schema, as_of_version, as_of_time)
+
+
+def read_property_history(
+    spark: SparkSession,
+    config: ProjectConfig,
+    as_of_version: int | None = None,
+    as_of_time: str | None = None,
+) -> DataFrame:
+    """``GROUP_PROPERTY_HISTORY`` now, or as of a Delta version or timestamp of that table."""
+    schema = GROUP_PROPERTY_HISTORY
+    return _read(spark, config, T.GROUP_PROPERTY_HISTORY, schema, as_of_version, as_of_time)
+
+
+def read_current_group_properties(
+    spark: SparkSession,
+    config: ProjectConfig,
+    as_of_version: int | None = None,
+    as_of_time: str | None = None,
+) -> DataFrame:
+    """``CURRENT_GROUP_PROPERTIES`` now, or as of a Delta version or timestamp of that table."""
+    schema = CURRENT_GROUP_PROPERTIES
+    return _read(spark, config, T.CURRENT_GROUP_PROPERTIES, schema, as_of_version, as_of_time)
