@@ -237,10 +237,9 @@ def apply_op(props: dict[str, Any], operation: str, prop: str, value_json: str |
             if not _contains(lst, item) and not _contains(new, item):
                 new.append(item)
         props[prop] = lst + new if operation == "$postInsert" else new + lst
-    elif operation == "$remove":
-        if isinstance(current, list):
-            gone = _items(value)
-            props[prop] = [i for i in current if not _contains(gone, i)]
+    elif operation == "$remove" and isinstance(current, list):  # a non-list is left alone
+        gone = _items(value)
+        props[prop] = [i for i in current if not _contains(gone, i)]
 
 
 def group_properties_at(ops: list[Op], group_type: str, group_value: str, t: int) -> dict[str, Any]:

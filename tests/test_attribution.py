@@ -12,7 +12,6 @@ from dataclasses import replace
 
 import pytest
 import yaml
-from reference_attribution import Assignment, Event, Op, Place, attribute, rows
 
 from groupetl import tables
 from groupetl.attribution import (
@@ -32,6 +31,7 @@ from groupetl.schemas import (
     SILVER_GROUP_PROPERTY_OPS,
     T,
 )
+from reference_attribution import Assignment, Event, Op, Place, attribute, rows
 
 pytestmark = pytest.mark.spark
 
@@ -75,26 +75,70 @@ OPS = [
 ]
 
 
+# docs/attribution.md's worked example
+HOUR = 3_600_000
+DOC_TIMES = {"e1": 9 * HOUR - 1, "e2": 9 * HOUR, "e3": 10.5 * HOUR, "e4": 11 * HOUR}
+DOC_TIMES |= {"e5": 11.5 * HOUR, "e6": 12 * HOUR}
+EVENTS += [
+    Event(f"doc_{e}", int(t), "u_doc", {"company": ["umbrella"]} if e == "e5" else {}, place(300))
+    for e, t in DOC_TIMES.items()
+]
+ASSIGNMENTS += [
+    Assignment("d1", 9 * HOUR, "u_doc", "company", ["acme"], place(301)),
+    Assignment("d2", 11 * HOUR, "u_doc", "company", ["globex"], place(302, source_file="a.json")),
+    Assignment(
+        "d3", 11 * HOUR, "u_doc", "company", ["initech", "acme"], place(303, source_file="b.json")
+    ),
+]
+OPS += [
+    Op("d4", 9 * HOUR, "company", "acme", "$set", "plan", '"free"', place(304)),
+    Op("d5", 10 * HOUR, "company", "acme", "$add", "seats", "5", place(305)),
+    Op("d6", 12 * HOUR, "company", "acme", "$unset", "plan", "null", place(306)),
+]
+
+
 def silver(spark, records, schema):
     return spark.createDataFrame(rows(records, schema.fieldNames()), schema)
 
 
 @pytest.fixture(scope="module")
-def attributed(spark):
-    """(event_id, group_type) -> sorted [(group_value, attribution, properties)]."""
+def attributed_rows(spark):
+    """Every attributed row of the scenarios, with its group's properties."""
     events = silver(spark, EVENTS, SILVER_EVENTS)
     membership = membership_history(silver(spark, ASSIGNMENTS, SILVER_GROUP_ASSIGNMENTS))
     history = property_history(silver(spark, OPS, SILVER_GROUP_PROPERTY_OPS)).localCheckpoint()
     versions = group_versions(history).localCheckpoint()
     result = attribute_events(events, membership, versions, TYPES)
     assert result.columns == ATTRIBUTED_EVENTS.fieldNames()
+    return with_group_properties(result, versions).collect()
+
+
+@pytest.fixture(scope="module")
+def attributed(attributed_rows):
+    """(event_id, group_type) -> sorted [(group_value, attribution, properties)]."""
     out: dict[tuple, list] = {}
-    for r in with_group_properties(result, versions).collect():
+    for r in attributed_rows:
         props = None if r.properties is None else dict(r.properties)
-        out.setdefault((r.event_id, r.group_type), []).append(
-            (r.group_value, r.attribution, props)
-        )
+        out.setdefault((r.event_id, r.group_type), []).append((r.group_value, r.attribution, props))
     return {k: sorted(v, key=lambda x: str(x[0])) for k, v in out.items()}
+
+
+def test_worked_example_of_the_docs(attributed_rows):
+    company = sorted(
+        (r.event_id[4:], r.group_value or "", r.attribution, r.group_version, r.properties)
+        for r in attributed_rows
+        if r.event_id.startswith("doc_") and r.group_type == "company"
+    )
+    assert company == [
+        ("e1", "", "none", None, None),
+        ("e2", "acme", "user", 1, {"plan": '"free"'}),
+        ("e3", "acme", "user", 2, {"plan": '"free"', "seats": "5"}),
+        ("e4", "acme", "user", 2, {"plan": '"free"', "seats": "5"}),
+        ("e4", "initech", "user", None, None),
+        ("e5", "umbrella", "event", None, None),
+        ("e6", "acme", "user", 3, {"seats": "5"}),
+        ("e6", "initech", "user", None, None),
+    ]
 
 
 def test_change_at_the_event_millisecond_applies_to_the_event(attributed):
@@ -154,12 +198,13 @@ def project(tmp_path):
     return load_config(conf)
 
 
-def load(spark, config, events=(), assignments=(), ops=(), batch="b1"):
-    """Append records to the silver tables as one ingest batch would."""
+def load(spark, config, events=(), assignments=(), ops=(), batch="b1", ops_table=None):
+    """Append records to the silver tables as one ingest batch would (``ops_table``: put the
+    operations in another table, e.g. the derived operations of CRM sync)."""
     for records, name, schema in (
         (events, T.SILVER_EVENTS, SILVER_EVENTS),
         (assignments, T.SILVER_GROUP_ASSIGNMENTS, SILVER_GROUP_ASSIGNMENTS),
-        (ops, T.SILVER_GROUP_PROPERTY_OPS, SILVER_GROUP_PROPERTY_OPS),
+        (ops, ops_table or T.SILVER_GROUP_PROPERTY_OPS, SILVER_GROUP_PROPERTY_OPS),
     ):
         if records:
             stamped = [_in_batch(r, batch) for r in records]
@@ -228,7 +273,9 @@ def random_history(seed=7):
         operation = rnd.choice(["$set", "$set", "$add", "$append", "$unset", "$setOnce"])
         value = json.dumps(rnd.choice([1, 2, "x"]))
         prop = rnd.choice(["plan", "seats"])
-        ops_.append(Op(f"o{i}", at(), "company", rnd.choice(groups), operation, prop, value, where()))
+        ops_.append(
+            Op(f"o{i}", at(), "company", rnd.choice(groups), operation, prop, value, where())
+        )
     return events, assignments, ops_
 
 
@@ -238,7 +285,7 @@ def seven_batches(events, assignments, ops_):
     kind per batch, which keeps the number of Delta MERGEs, and the test's time, down.)"""
     rnd = random.Random(3)
     e, a, o = (rnd.sample(x, len(x)) for x in (events, assignments, ops_))
-    return [e[:10], o[:15], a[:6], e[10:20], [*o[15:], *a[6:]], e[20:30], e[30:]]
+    return [e[:10], [*o[:15], *a[:6]], e[10:20], e[20:25], [*o[15:], *a[6:]], e[25:32], e[32:]]
 
 
 def test_one_batch_and_seven_shuffled_batches_give_identical_tables(spark, tmp_path):
@@ -299,8 +346,9 @@ def test_late_group_identify_restates_later_events_but_never_earlier_ones(spark,
     }
     version_before = tables.version(spark, config.paths.table(T.ATTRIBUTED_EVENTS))
 
-    # group identify at 2000 ms arrives after both events were attributed
-    load(spark, config, ops=[Op("o2", 2000, "company", "c1", "$set", "plan", '"pro"', place(4))], batch="b2")
+    # a group identify at 2000 ms arrives after both events were attributed
+    late_op = Op("o2", 2000, "company", "c1", "$set", "plan", '"pro"', place(4))
+    load(spark, config, ops=[late_op], batch="b2")
     second = run(spark, config)
     assert second.counts["batches_new"] == 1
     assert second.counts["dates_restated"] == 1  # only the late event's date
@@ -318,3 +366,19 @@ def test_late_group_identify_restates_later_events_but_never_earlier_ones(spark,
         1,
     ]
     assert run(spark, config).counts["batches_new"] == 0
+
+
+def test_a_batch_changed_after_attribution_is_seen_and_rebuilt(spark, tmp_path):
+    # ingest deletes an accepted record of an older batch when a late duplicate displaces it
+    config = project(tmp_path)
+    groups = {"company": ["c1"]}
+    load(spark, config, [Event("kept", 1000, "u1", groups), Event("displaced", DAY, "u1", groups)])
+    # CRM sync's derived operations are applied like ingested ones
+    crm = Op("o1", 0, "company", "c1", "$set", "plan", '"pro"', place(2), origin="crm")
+    load(spark, config, ops=[crm], batch="crm-1970-01-01", ops_table=T.DERIVED_PROPERTY_OPS)
+    run(spark, config)
+    events_path = config.paths.table(T.SILVER_EVENTS)
+    tables.delete_where(spark, events_path, "event_id = 'displaced'")
+    result = run(spark, config)
+    assert any("batches changed since attributed (rebuilt)" in n for n in result.notes)
+    assert plans(read_attributed_with_properties(spark, config)) == {"kept": '"pro"'}

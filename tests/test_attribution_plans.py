@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from reference_attribution import Assignment, Event, Op, Place, rows
 
 from groupetl.attribution import attribute_events, with_group_properties
 from groupetl.membership import membership_history
 from groupetl.properties import group_versions, property_history, property_values
 from groupetl.schemas import SILVER_EVENTS, SILVER_GROUP_ASSIGNMENTS, SILVER_GROUP_PROPERTY_OPS
+from reference_attribution import Assignment, Event, Op, Place, rows
 
 pytestmark = pytest.mark.spark
 

@@ -13,12 +13,12 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference_attribution import Assignment, Event, Op, Place, attribute, canonical, rows
 
 from groupetl.attribution import attribute_events, with_group_properties
 from groupetl.membership import membership_history
 from groupetl.properties import group_versions, property_history
 from groupetl.schemas import SILVER_EVENTS, SILVER_GROUP_ASSIGNMENTS, SILVER_GROUP_PROPERTY_OPS
+from reference_attribution import Assignment, Event, Op, Place, attribute, canonical, rows
 
 pytestmark = pytest.mark.spark
 
@@ -43,9 +43,7 @@ OP_NAMES = st.sampled_from(
         "$clearAll",
     ]
 )
-VALUE_JSON = st.one_of(
-    SCALARS.map(json.dumps), st.sampled_from(["null", "{bad", '"2"'])
-)
+VALUE_JSON = st.one_of(SCALARS.map(json.dumps), st.sampled_from(["null", "{bad", '"2"']))
 
 
 @st.composite

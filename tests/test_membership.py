@@ -6,10 +6,10 @@ Every scenario uses its own user, and all run through ``membership_history`` in 
 from __future__ import annotations
 
 import pytest
-from reference_attribution import EPOCH, Assignment, Place, rows
 
 from groupetl.membership import membership_history
 from groupetl.schemas import MEMBERSHIP_HISTORY, SILVER_GROUP_ASSIGNMENTS
+from reference_attribution import EPOCH, Assignment, Place, rows
 
 pytestmark = pytest.mark.spark
 

@@ -10,7 +10,6 @@ import itertools
 import json
 
 import pytest
-from reference_attribution import EPOCH, Op, Place, rows
 
 from groupetl.properties import (
     NON_NUMERIC_ADD,
@@ -25,6 +24,7 @@ from groupetl.schemas import (
     GROUP_VERSIONS,
     SILVER_GROUP_PROPERTY_OPS,
 )
+from reference_attribution import EPOCH, Op, Place, rows
 
 pytestmark = pytest.mark.spark
 
@@ -158,8 +158,7 @@ def results(spark):
         cell = (r.version, _ms(r.valid_from), _ms(r.valid_to), dict(r.properties))
         versions.setdefault(r.group_value, []).append(cell)
     flagged = {
-        (r.group_value, r.record_id)
-        for r in property_values(ops).filter(NON_NUMERIC_ADD).collect()
+        (r.group_value, r.record_id) for r in property_values(ops).filter(NON_NUMERIC_ADD).collect()
     }
     return history, {k: sorted(v) for k, v in versions.items()}, flagged
 
@@ -233,7 +232,9 @@ def test_add_on_a_string_leaves_it_alone_and_is_reported(history, results):
 
 
 def _record_of(group, operation):
-    return next(o.place.line_number for o in OPS if o.group_value == group and o.operation == operation)
+    return next(
+        o.place.line_number for o in OPS if o.group_value == group and o.operation == operation
+    )
 
 
 def test_append_adds_at_the_end_and_turns_a_scalar_into_a_list(history):
@@ -277,7 +278,10 @@ def test_clear_all_removes_every_property_and_ignores_the_rest_of_its_record(his
         ('"US"', 40, None),
     ]
     assert "owner" not in history["clear_all"]
-    assert [(v[1], v[3]) for v in versions["clear_all"]][-2:] == [(30, {}), (40, {"region": '"US"'})]
+    assert [(v[1], v[3]) for v in versions["clear_all"]][-2:] == [
+        (30, {}),
+        (40, {"region": '"US"'}),
+    ]
 
 
 def test_same_millisecond_ops_in_different_files_apply_in_record_order(history):

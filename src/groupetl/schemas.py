@@ -95,6 +95,8 @@ class C:
     # attribution ledger: which silver batches the attribute stage has already taken in
     SOURCE_TABLE = "source_table"
     ATTRIBUTED_AT = "attributed_at"
+    ROW_COUNT = "row_count"
+    FINGERPRINT = "fingerprint"  # order-free hash of a batch's rows: tells a changed batch
 
 
 def _struct(*fields: tuple[str, object, bool]) -> StructType:
@@ -314,10 +316,14 @@ ATTRIBUTED_EVENTS = _struct(
     (C.BATCH_ID, StringType(), False),  # the silver batch the event came in
 )
 
-# The silver batches already attributed (the attribute stage's watermark).
+# The silver batches already attributed (the attribute stage's watermark), with the row count
+# and fingerprint each had then: a batch that changed since (ingest displaced a duplicate, a
+# derived date was re-run with other input) is seen and triggers a rebuild.
 ATTRIBUTION_LEDGER = _struct(
     (C.SOURCE_TABLE, StringType(), False),
     (C.BATCH_ID, StringType(), False),
+    (C.ROW_COUNT, LongType(), False),
+    (C.FINGERPRINT, LongType(), False),
     (C.ATTRIBUTED_AT, TimestampType(), False),
 )
 

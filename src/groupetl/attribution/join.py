@@ -24,6 +24,9 @@ from groupetl.schemas import ATTRIBUTED_EVENTS, C
 EVENT_LEVEL, USER_LEVEL, NO_GROUP = "event", "user", "none"
 _KIND = "_kind"  # sort key after the millisecond: a change (0) applies before an event (1)
 _CHANGE, _EVENT = 0, 1
+# The version lookup's key. A row without a group is keyed on its own event instead, so those
+# rows neither meet a version nor all land in one window partition (skew).
+_GROUP, _NO_GROUP = "_group", "\u0000none:"
 USER_KEY = [C.USER_KEY, C.GROUP_TYPE]
 GROUP_KEY = [C.GROUP_TYPE, C.GROUP_VALUE]
 _EVENT_COLUMNS = [
@@ -106,18 +109,16 @@ def attribute_events(
         carry_forward(per_type, assigned, USER_KEY, "_user_values")
         .withColumn(C.ATTRIBUTION, attribution)
         .withColumn(C.GROUP_VALUE, F.explode_outer(chosen))
-    )
-    # Rows without a group skip the version lookup: keyed on a null group they would all land in
-    # one window partition.
-    grouped = rows.filter(F.col(C.GROUP_VALUE).isNotNull())
-    ungrouped = rows.filter(F.col(C.GROUP_VALUE).isNull()).withColumn(
-        C.GROUP_VERSION, F.lit(None).cast("long")
+        .withColumn(_GROUP, F.coalesce(C.GROUP_VALUE, F.concat(F.lit(_NO_GROUP), C.EVENT_ID)))
     )
     version_starts = versions.filter(F.col(C.GROUP_TYPE).isin(*group_types)).select(
-        *GROUP_KEY, time_ms(C.VALID_FROM).alias(T_MS), F.col(C.VERSION).alias(C.GROUP_VERSION)
+        C.GROUP_TYPE,
+        F.col(C.GROUP_VALUE).alias(_GROUP),
+        time_ms(C.VALID_FROM).alias(T_MS),
+        F.col(C.VERSION).alias(C.GROUP_VERSION),
     )
-    versioned = carry_forward(grouped, version_starts, GROUP_KEY, C.GROUP_VERSION)
-    return versioned.unionByName(ungrouped).select(*ATTRIBUTED_EVENTS.fieldNames())
+    versioned = carry_forward(rows, version_starts, [C.GROUP_TYPE, _GROUP], C.GROUP_VERSION)
+    return versioned.select(*ATTRIBUTED_EVENTS.fieldNames())
 
 
 def with_group_properties(attributed: DataFrame, versions: DataFrame) -> DataFrame:

@@ -1,16 +1,19 @@
 """The ``attribute`` stage: silver tables in, resolved tables out, incrementally.
 
-A ledger records which silver batches were attributed. A run takes the batches not in it:
+Inputs: silver events, user-level assignments and property operations, and the derived property
+operations of CRM sync and dynamic properties. A ledger lists the input batches already
+attributed, with each batch's row count and fingerprint. A run takes the batches not in it:
 
 - membership history is recomputed for the (user, group type) keys with new assignments, and
   property history, group versions and current properties for the groups with new operations,
-  each from all of that key's silver rows, and swapped in with one keyed MERGE per table;
+  each from all of that key's rows, and swapped in with one keyed MERGE per table;
 - attributed events are rewritten (``replaceWhere``) for every event date that can change: the
   dates of new events, the dates of a user's events at or after a new assignment's time, and the
   dates of a group's attributed events at or after a new operation's time.
 
 Every input of a restated date is re-read whole, so the result equals a full rebuild whatever
-the batch cuts. The first run, and ``full_rebuild``, rebuild every table.
+the batch cuts. The first run, ``full_rebuild``, and a batch that changed after it was
+attributed (its fingerprint differs) rebuild every table.
 """
 
 from __future__ import annotations
@@ -52,10 +55,26 @@ from groupetl.stages import StageResult
 log = logging.getLogger(__name__)
 
 EVENTS, ASSIGNMENTS, OPS = T.SILVER_EVENTS, T.SILVER_GROUP_ASSIGNMENTS, T.SILVER_GROUP_PROPERTY_OPS
-_SILVER = (
-    (EVENTS, SILVER_EVENTS),
-    (ASSIGNMENTS, SILVER_GROUP_ASSIGNMENTS),
-    (OPS, SILVER_GROUP_PROPERTY_OPS),
+DERIVED = T.DERIVED_PROPERTY_OPS  # CRM sync and dynamic properties: applied like ingested ops
+_OP_IDENTITY = (
+    C.RECORD_ID,
+    C.OP_TIME,
+    C.GROUP_TYPE,
+    C.GROUP_VALUE,
+    C.OPERATION,
+    C.PROPERTY,
+    C.VALUE_JSON,
+)
+# Input tables, their schema, and the columns whose hash fingerprints a batch's rows.
+INPUTS = (
+    (EVENTS, SILVER_EVENTS, (C.EVENT_ID, C.EVENT_TIME, C.USER_KEY)),
+    (
+        ASSIGNMENTS,
+        SILVER_GROUP_ASSIGNMENTS,
+        (C.RECORD_ID, C.ASSIGNED_AT, C.USER_KEY, C.GROUP_TYPE, C.GROUP_VALUES),
+    ),
+    (OPS, SILVER_GROUP_PROPERTY_OPS, _OP_IDENTITY),
+    (DERIVED, SILVER_GROUP_PROPERTY_OPS, _OP_IDENTITY),
 )
 OUTPUTS = (
     T.MEMBERSHIP_HISTORY,
@@ -74,7 +93,12 @@ def run(
     full_rebuild: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> StageResult:
-    """Attribute the silver batches not attributed yet (all of them when ``full_rebuild``).
+    """Attribute the input batches not attributed yet (all of them when ``full_rebuild``).
+
+    Inputs: silver events, assignments and property operations, and the derived property
+    operations (CRM sync, dynamic properties). A batch that changed since it was attributed
+    (ingest displaced a duplicate, a derived date was re-run on other input) makes the run a
+    full rebuild, said in the notes.
 
     Counts: ``batches_new``; ``events_new`` and ``events_restated`` (events of earlier runs whose
     dates were rewritten); ``rows_written`` and ``rows_restated`` (attributed rows of those earlier
@@ -84,16 +108,31 @@ def run(
     say = progress or log.info
     started = time.monotonic()
     path = config.paths.table
-    silver = {name: tables.read(spark, path(name), schema) for name, schema in _SILVER}
-    present, done = store.collect_batches(spark, silver, path(store.LEDGER))
-    new = {name: sorted(present[name] - done[name]) for name in silver}
-    rebuild = full_rebuild or not tables.exists(spark, path(T.ATTRIBUTED_EVENTS))
+    silver = {name: tables.read(spark, path(name), schema) for name, schema, _ in INPUTS}
+    inputs = {name: (silver[name], identity) for name, _, identity in INPUTS}
+    present, done = store.collect_batches(spark, inputs, path(store.LEDGER))
+    new = {name: sorted(set(present[name]) - set(done[name])) for name in silver}
+    changed = [
+        f"{name} {batch}"
+        for name in silver
+        for batch, described in sorted(done[name].items())
+        if present[name].get(batch) != described
+    ]
+    # no ledger entry for anything attributed: a first run, or a ledger of an older layout
+    first = not tables.exists(spark, path(T.ATTRIBUTED_EVENTS)) or not any(done.values())
+    rebuild = full_rebuild or first or bool(changed)
     n_new = sum(len(b) for b in new.values())
     result = StageResult(stage="attribute", tables=[path(t) for t in OUTPUTS])
     if rebuild or n_new:
         say(f"[attribute] {'full rebuild' if rebuild else 'incremental'}: {n_new} new batches")
         result.counts, result.notes = _Run(spark, config, silver, new, rebuild).execute(say)
-        store.write_ledger(spark, path(store.LEDGER), present if rebuild else new, rebuild)
+        if changed:
+            shown = ", ".join(changed[:5]) + (
+                f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+            )
+            result.notes.append(f"batches changed since attributed (rebuilt): {shown}")
+        attributed = present if rebuild else {n: {b: present[n][b] for b in new[n]} for n in new}
+        store.write_ledger(spark, path(store.LEDGER), attributed, replace=rebuild)
     else:
         result.counts = {"batches_new": 0, "rows_written": 0, "rows_restated": 0}
         result.notes.append("nothing new to attribute")
@@ -112,9 +151,17 @@ class _Run:
         new: dict[str, list[str]],
         rebuild: bool,
     ):
-        self.spark, self.config, self.new, self.rebuild = spark, config, new, rebuild
+        self.spark, self.config, self.rebuild = spark, config, rebuild
         self.path = config.paths.table
-        self.events, self.assignments, self.ops = silver[EVENTS], silver[ASSIGNMENTS], silver[OPS]
+        self.events, self.assignments = silver[EVENTS], silver[ASSIGNMENTS]
+        self.ops = silver[OPS].unionByName(silver[DERIVED])
+        # batch ids are per table; derived ids name their origin and date, so the two op tables'
+        # ids do not meet (if they did, an old batch would only be recomputed for nothing)
+        self.new = {
+            EVENTS: new[EVENTS],
+            ASSIGNMENTS: new[ASSIGNMENTS],
+            OPS: new[OPS] + new[DERIVED],
+        }
 
     def execute(self, say: Callable[[str], None]) -> tuple[dict[str, int], list[str]]:
         counts = {"batches_new": sum(len(b) for b in self.new.values())}

@@ -7,7 +7,8 @@ clause that ``tables.merge_upsert`` does not offer.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from delta.tables import DeltaTable
@@ -104,25 +105,39 @@ def replace_dates(rows: DataFrame, path: str, dates: Sequence[dt.date]) -> None:
     tables.replace_where(rows, path, dates_predicate(dates), [C.EVENT_DATE])
 
 
-def collect_batches(
-    spark: SparkSession, silver: Mapping[str, DataFrame], ledger_path: str
-) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """(batch ids present, batch ids already attributed) per silver table, in one Spark job.
+Batches = dict[str, dict[str, tuple[int, int]]]  # table -> batch id -> (rows, fingerprint)
 
-    One row per ingest batch and table: metadata-sized, so collecting it is fine.
+
+def collect_batches(
+    spark: SparkSession,
+    inputs: Mapping[str, tuple[DataFrame, Sequence[str]]],
+    ledger_path: str,
+) -> tuple[Batches, Batches]:
+    """(batches present now, batches as attributed before), in one Spark job.
+
+    ``inputs``: table name -> (its DataFrame, the columns that identify a row). A batch is
+    described by its row count and an order-free fingerprint (XOR of row hashes), so a batch whose
+    rows changed since it was attributed can be told apart. One row per batch and table:
+    metadata-sized, so collecting it is fine.
     """
-    ledger = tables.read(spark, ledger_path, ATTRIBUTION_LEDGER).select(
-        C.SOURCE_TABLE, C.BATCH_ID, F.lit(True).alias("_done")
+    described = [C.SOURCE_TABLE, C.BATCH_ID, C.ROW_COUNT, C.FINGERPRINT]
+    hashed = [
+        df.select(
+            F.lit(name).alias(C.SOURCE_TABLE), C.BATCH_ID, F.xxhash64(*identity).alias("_hash")
+        )
+        for name, (df, identity) in inputs.items()
+    ]
+    per_batch = functools.reduce(DataFrame.unionByName, hashed).groupBy(C.SOURCE_TABLE, C.BATCH_ID)
+    listing = (
+        per_batch.agg(F.count(F.lit(1)).alias(C.ROW_COUNT), F.bit_xor("_hash").alias(C.FINGERPRINT))
+        .withColumn("_done", F.lit(False))
+        .unionByName(read_ledger(spark, ledger_path).select(*described, F.lit(True).alias("_done")))
     )
-    listing = ledger
-    for name, df in silver.items():
-        present = df.select(F.lit(name).alias(C.SOURCE_TABLE), C.BATCH_ID, F.lit(False))
-        listing = listing.unionByName(present.toDF(*ledger.columns))
-    present_ids: dict[str, set[str]] = {name: set() for name in silver}
-    done: dict[str, set[str]] = {name: set() for name in silver}
-    for table, batch, is_done in listing.distinct().collect():
-        (done if is_done else present_ids).setdefault(table, set()).add(batch)
-    return present_ids, done
+    present: Batches = {name: {} for name in inputs}
+    done: Batches = {name: {} for name in inputs}
+    for table, batch, n, fingerprint, is_done in listing.collect():
+        (done if is_done else present).setdefault(table, {})[batch] = (n, fingerprint)
+    return present, done
 
 
 def collect_dates(dates: DataFrame) -> list[dt.date]:
@@ -130,12 +145,23 @@ def collect_dates(dates: DataFrame) -> list[dt.date]:
     return sorted(r[0] for r in dates.distinct().collect())
 
 
-def write_ledger(
-    spark: SparkSession, path: str, batches: Mapping[str, Iterable[str]], replace: bool
-) -> None:
-    """Record ``batches`` (silver table -> batch ids) as attributed; ``replace``: only them."""
+def read_ledger(spark: SparkSession, path: str) -> DataFrame:
+    """The ledger; empty when missing or written by an older layout (the run then rebuilds)."""
+    if tables.exists(spark, path):
+        ledger = tables.read(spark, path)
+        if set(ATTRIBUTION_LEDGER.fieldNames()) <= set(ledger.columns):
+            return ledger.select(*ATTRIBUTION_LEDGER.fieldNames())
+    return spark.createDataFrame([], ATTRIBUTION_LEDGER)
+
+
+def write_ledger(spark: SparkSession, path: str, batches: Batches, replace: bool) -> None:
+    """Record ``batches`` as attributed (``replace``: as the only ones)."""
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    rows = [(name, b, now) for name, ids in batches.items() for b in sorted(ids)]
+    rows = [
+        (name, batch, n, fingerprint, now)
+        for name, ids in batches.items()
+        for batch, (n, fingerprint) in sorted(ids.items())
+    ]
     df = spark.createDataFrame(rows, ATTRIBUTION_LEDGER)
     if replace:
         tables.overwrite(df, path)

@@ -147,11 +147,12 @@ def scalar_phase(ops: DataFrame) -> DataFrame:
     float_add = F.max((adding & (F.col("_kind") == FLOAT)).cast("int")).over(w) == 1
     any_float = base_kind.eqNullSafe(FLOAT) | float_add
     n_adds = F.sum(adding.cast("int")).over(w)
-    int_sum = F.coalesce(
-        F.when(has_base, base["_int"]), F.lit(0).cast("decimal(38,0)")
-    ) + F.coalesce(F.sum(F.when(adding, F.col("_int"))).over(w), F.lit(0).cast("decimal(38,0)"))
-    dbl_sum = F.coalesce(F.when(has_base, base["_dbl"]), F.lit(0.0)) + F.coalesce(
-        F.sum(F.when(adding, F.col("_dbl"))).over(w), F.lit(0.0)
+    zero_int, zero_dbl = F.lit(0).cast("decimal(38,0)"), F.lit(0.0)
+    int_sum = F.coalesce(F.when(has_base, base["_int"]), zero_int) + F.coalesce(
+        F.sum(F.when(adding, F.col("_int"))).over(w), zero_int
+    )
+    dbl_sum = F.coalesce(F.when(has_base, base["_dbl"]), zero_dbl) + F.coalesce(
+        F.sum(F.when(adding, F.col("_dbl"))).over(w), zero_dbl
     )
     scalar = (
         F.when(base_kind.isNull() & (n_adds == 0), F.lit(None).cast("string"))
@@ -183,8 +184,8 @@ def values_per_segment(ops: DataFrame) -> DataFrame:
     Scalar-phase rows already hold their value; the list phase is folded with one ``aggregate``
     that keeps the list after every step (``states[i + 1]`` follows step ``i``), so its cost is
     the size of the values it outputs, not (steps x steps) re-folds. Grouping by segment needs no
-    shuffle (the rows are already partitioned by property); a segment's rows sit in one array,
-    which is small: every ``$set`` starts a new segment.
+    shuffle (the rows are already partitioned by property). A segment's rows sit in one array:
+    the operations between two resets (thousands of ``$add`` make an array of thousands).
     """
     in_list = F.col("_in_list")
     scalar_row = F.struct(
