@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,13 +51,21 @@ class NewFile:
     file_format: str
 
 
-def list_landing(landing: Path) -> list[LandingFile]:
-    """Every regular file under ``landing``, sorted by relative path (empty if no folder)."""
+def list_landing(landing: Path, skip: Sequence[Path] = ()) -> list[LandingFile]:
+    """Every regular file under ``landing``, sorted by relative path (empty if no folder).
+
+    Folders in ``skip`` (e.g. the CRM sync's account exports, which are not events) are left out.
+    """
     if not landing.is_dir():
         return []
+    skipped = {p.resolve() for p in skip}
     found: list[LandingFile] = []
     for folder, dirs, names in os.walk(landing):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith((".", "_")) and (Path(folder) / d).resolve() not in skipped
+        )
         for name in sorted(names):
             if name.startswith((".", "_")):
                 continue

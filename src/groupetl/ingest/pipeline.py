@@ -19,12 +19,14 @@ import os
 import signal
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from groupetl import tables
 from groupetl.config import MAX_GROUP_PROPERTY_KEYS, ProjectConfig
+from groupetl.crm import parse_crm
 from groupetl.errors import InputError
 from groupetl.ingest import ledger
 from groupetl.ingest.bronze import read_batch_lines, write_bronze
@@ -61,6 +63,12 @@ def _crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:
         log.warning("%s=%s: killing this process now", CRASH_ENV, name)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _not_event_folders(config: ProjectConfig) -> list[Path]:
+    """Landing sub-folders that hold no events: the CRM sync's account exports."""
+    crm = parse_crm(config)
+    return [crm.landing] if crm is not None else []
 
 
 def _materialize(df: DataFrame) -> DataFrame:
@@ -129,7 +137,7 @@ def _bronze_new_files(
     say: Progress,
 ) -> tuple[str | None, dict[str, int]]:
     """Write the landing files not yet in bronze as one batch; return (batch id, counts)."""
-    files = list_landing(config.paths.landing)
+    files = list_landing(config.paths.landing, skip=_not_event_folders(config))
     new, changed = split_new(files, ingested)
     counts = {"files_read": len(new), "files_changed_skipped": len(changed), "lines_read": 0}
     say(
