@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -21,6 +23,19 @@ def _echo_progress(message: str) -> None:
 
 def _today() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
+
+
+@contextmanager
+def _time_travel_errors() -> Iterator[None]:
+    """A Delta read as of a time before a table existed, or a bad time: one line, exit 1."""
+    from pyspark.errors import AnalysisException
+
+    from groupetl.errors import InputError
+
+    try:
+        yield
+    except AnalysisException as exc:
+        raise InputError(f"--as-of-time: {str(exc).splitlines()[0]}") from None
 
 
 def register(main: click.Group, pass_ctx) -> None:
@@ -239,8 +254,9 @@ def register(main: click.Group, pass_ctx) -> None:
     @click.option("--now", type=click.DateTime(["%Y-%m-%d"]), help="Default: today (UTC).")
     @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
     @click.option("--limit", default=100, show_default=True)
+    @click.option("--as-of-time", metavar="TIME", help="Read the tables as they were then (UTC).")
     @pass_ctx
-    def lookup(obj, group_type: str, query: str, now, fmt: str, limit: int) -> None:
+    def lookup(obj, group_type: str, query: str, now, fmt: str, limit: int, as_of_time) -> None:
         """Find groups by any historical property value: 'plan = paid', 'Account Name = "Acme"'.
 
         Only groups active in the six months before --now are searched.
@@ -254,8 +270,17 @@ def register(main: click.Group, pass_ctx) -> None:
             click.echo(exc.pointer(query), err=True)
             raise
         date = now.date() if now else _today()
-        df = run_lookup(obj.spark(), obj.config, group_type, parsed, date, limit=limit)
-        click.echo(format_lookup(lookup_rows(df), fmt))
+        with _time_travel_errors():
+            df = run_lookup(
+                obj.spark(),
+                obj.config,
+                group_type,
+                parsed,
+                date,
+                limit=limit,
+                as_of_time=as_of_time,
+            )
+            click.echo(format_lookup(lookup_rows(df), fmt))
 
     @main.command()
     @click.argument("group_type")
@@ -264,9 +289,10 @@ def register(main: click.Group, pass_ctx) -> None:
     @click.option("--recent", default=20, show_default=True, help="How many recent events.")
     @click.option("--raw", is_flag=True, help="Show the raw records behind the recent events.")
     @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+    @click.option("--as-of-time", metavar="TIME", help="Read the tables as they were then (UTC).")
     @pass_ctx
     def account(
-        obj, group_type: str, group_value: str, now, recent: int, raw: bool, fmt: str
+        obj, group_type: str, group_value: str, now, recent: int, raw: bool, fmt: str, as_of_time
     ) -> None:
         """Account view: latest properties, first/last seen, active users, recent events."""
         from groupetl.lookup import (
@@ -277,9 +303,64 @@ def register(main: click.Group, pass_ctx) -> None:
         )
 
         date = now.date() if now else _today()
-        view = account_view(obj.spark(), obj.config, group_type, group_value, date, recent)
+        with _time_travel_errors():
+            view = account_view(
+                obj.spark(), obj.config, group_type, group_value, date, recent, as_of_time
+            )
         if raw:
             records = raw_records(obj.spark(), obj.config, view.event_ids)
             click.echo(format_raw_records(records, fmt))
         else:
             click.echo(format_account_view(view, fmt))
+
+    @main.command()
+    @click.argument("table", required=False)
+    @click.option("--as-of-version", type=click.IntRange(min=0), help="Read Delta version N.")
+    @click.option("--as-of-time", metavar="TIME", help="Read the table as it was then (UTC).")
+    @click.option("--where", "where", metavar="SQL", help="A Spark SQL filter on the rows.")
+    @click.option("--columns", metavar="A,B,...", help="Only these columns, in this order.")
+    @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0))
+    @click.option("--history", is_flag=True, help="List the table's Delta versions instead.")
+    @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+    @pass_ctx
+    def show(obj, table, as_of_version, as_of_time, where, columns, limit, history, fmt) -> None:
+        """Print a table's rows, now or as of an earlier version or time (Delta time travel).
+
+        Without TABLE: list the project's tables with their latest version. TABLE is the path
+        under the warehouse (silver/attributed_events), its last part when unambiguous
+        (attributed_events), or quarantine.
+
+        \b
+        groupetl show                                       # the tables and their versions
+        groupetl show attributed_events --limit 5
+        groupetl show attributed_events --history           # versions: one per write
+        groupetl show attributed_events --as-of-version 3 --where "group_type = 'company'"
+        groupetl show current_group_properties --as-of-time "2026-11-20 06:00:00"
+        """
+        from pyspark.errors import AnalysisException
+
+        from groupetl import catalog
+        from groupetl.errors import InputError
+        from groupetl.lookup.format import format_rows
+
+        if table is None:
+            rows = [
+                {"table": t.name, "version": t.version, "committed_at": t.committed_at}
+                for t in catalog.list_tables(obj.config)
+            ]
+            click.echo(format_rows(rows, ["table", "version", "committed_at"], fmt))
+            return
+        spark = obj.spark()
+        if history:
+            df = catalog.table_history(spark, obj.config, table)
+        else:
+            df = catalog.read_table(spark, obj.config, table, as_of_version, as_of_time)
+        try:
+            if where:
+                df = df.filter(where)
+            if columns:
+                df = df.select(*[c.strip() for c in columns.split(",") if c.strip()])
+            rows = [r.asDict(recursive=True) for r in df.limit(limit).collect()]
+        except AnalysisException as exc:  # a bad --where or --columns: say so, no traceback
+            raise InputError(f"{table}: {str(exc).splitlines()[0]}") from None
+        click.echo(format_rows(rows, df.columns, fmt))

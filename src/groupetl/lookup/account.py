@@ -85,9 +85,15 @@ def _decoded(value: str | None) -> Any:
 
 
 def _properties(
-    spark: SparkSession, config: ProjectConfig, group_type: str, value: str, now: dt.date
+    spark: SparkSession,
+    config: ProjectConfig,
+    group_type: str,
+    value: str,
+    now: dt.date,
+    as_of_time: str | None,
 ) -> dict[str, Any]:
-    versions = tables.read(spark, config.paths.table(T.GROUP_VERSIONS), GROUP_VERSIONS)
+    path = config.paths.table(T.GROUP_VERSIONS)
+    versions = tables.read(spark, path, GROUP_VERSIONS, as_of_time=as_of_time)
     row = (
         versions.filter((F.col(C.GROUP_TYPE) == group_type) & (F.col(C.GROUP_VALUE) == value))
         .filter(in_force_at(end_of(now)))
@@ -106,15 +112,19 @@ def account_view(
     group_value: str,
     now: dt.date,
     recent: int = 20,
+    as_of_time: str | None = None,
 ) -> AccountView:
     """The account view of group (``group_type``, ``group_value``) as known at the end of ``now``.
 
-    InputError when the group has neither properties nor events by then.
+    ``as_of_time``: read the tables as they were at that time (Delta time travel, UTC text), to
+    see what an earlier run had produced. InputError when the group has neither properties nor
+    events by then.
     """
     check_group_type(config, group_type, allow_user=False)
     if not 0 <= recent <= MAX_RECENT:
         raise InputError(f"recent must be from 0 to {MAX_RECENT}; found {recent}")
-    attributed = tables.read(spark, config.paths.table(T.ATTRIBUTED_EVENTS), ATTRIBUTED_EVENTS)
+    path = config.paths.table(T.ATTRIBUTED_EVENTS)
+    attributed = tables.read(spark, path, ATTRIBUTED_EVENTS, as_of_time=as_of_time)
     events = attributed.filter(
         (F.col(C.GROUP_TYPE) == group_type)
         & (F.col(C.GROUP_VALUE) == group_value)
@@ -127,7 +137,7 @@ def account_view(
         F.count_if(last_days).alias("events_30d"),
         F.count_distinct(F.when(last_days, F.col(C.USER_KEY))).alias("users_30d"),
     ).first()
-    properties = _properties(spark, config, group_type, group_value, now)
+    properties = _properties(spark, config, group_type, group_value, now, as_of_time)
     if stats is None or (stats["first_seen"] is None and not properties):
         raise InputError(
             f"no {group_type} {group_value!r} known on {now} (no events, no properties)"

@@ -80,6 +80,16 @@ def _check(fmt: str) -> None:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}; found {fmt!r}")
 
 
+def format_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: str) -> str:
+    """Any rows as a table, JSON (a list of objects with ``columns``) or CSV."""
+    _check(fmt)
+    if fmt == "json":
+        return render_json([{c: r.get(c) for c in columns} for r in rows])
+    if fmt == "csv":
+        return render_csv(rows, columns)
+    return render_table(rows, columns)
+
+
 def format_lookup(rows: Sequence[Mapping[str, Any]], fmt: str = "table") -> str:
     """Lookup rows (``lookup_rows``) as a table, JSON (a list of objects) or CSV."""
     _check(fmt)

@@ -98,21 +98,27 @@ def lookup(
     now: dt.date,
     *,
     limit: int = DEFAULT_LIMIT,
+    as_of_time: str | None = None,
 ) -> DataFrame:
     """Groups of ``group_type`` matching ``query`` among the groups active around ``now``.
 
     Out: LOOKUP_COLUMNS, at most ``limit`` rows, most recently seen first: ``name`` (the name
     property in force at the end of ``now``), ``matched_values`` (the historical values that
     matched), ``current_value`` (the property's value at the end of ``now``, null if unset),
-    ``last_seen`` (the group's latest event in the window).
+    ``last_seen`` (the group's latest event in the window). ``as_of_time``: read the tables as
+    they were then (Delta time travel, UTC text).
     """
     q = parse_query(query) if isinstance(query, str) else query
     check_group_type(config, group_type, allow_user=False)
     name_property = config.group_type(group_type).name_property
     history = tables.read(
-        spark, config.paths.table(T.GROUP_PROPERTY_HISTORY), GROUP_PROPERTY_HISTORY
+        spark,
+        config.paths.table(T.GROUP_PROPERTY_HISTORY),
+        GROUP_PROPERTY_HISTORY,
+        as_of_time=as_of_time,
     )
-    attributed = tables.read(spark, config.paths.table(T.ATTRIBUTED_EVENTS), ATTRIBUTED_EVENTS)
+    path = config.paths.table(T.ATTRIBUTED_EVENTS)
+    attributed = tables.read(spark, path, ATTRIBUTED_EVENTS, as_of_time=as_of_time)
     found = matching_groups(history, group_type, q, now).join(
         active_groups(attributed, group_type, now), on=C.GROUP_VALUE, how="inner"
     )
