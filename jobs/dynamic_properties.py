@@ -1,44 +1,18 @@
-"""spark-submit entry point of dynamic group properties for one logical date.
+"""spark-submit entry point of the dynamic_properties stage (attributed events before D -> dynamic group properties at D 00:00 UTC).
 
-    spark-submit $(groupetl jars --spark-submit) jobs/dynamic_properties.py \
-        --config conf/local.yaml --date 2026-01-08
+    spark-submit --py-files dist/groupetl.zip $(groupetl jars --spark-submit) \
+        jobs/dynamic_properties.py --config conf/prod.yaml --date 2026-01-08
 
-Thin on purpose: arguments -> ``load_config`` -> ``session_for`` ->
-``groupetl.dynamic_properties.run``, then the summary lines on stdout. Exit status 1 on a
-groupetl error.
+Thin on purpose: arguments -> ``load_config`` -> ``session_for`` -> the stage, then the summary
+lines on stdout and one run-log row (``groupetl.pipeline.job_main``, as for every stage).
+``--date`` is required. Exit status: 0 ok, 1 stage failure, 2 config error, 3 QA gate failed.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-
-def main(argv: list[str] | None = None) -> int:
-    from groupetl.config import load_config
-    from groupetl.derived_ops import as_date
-    from groupetl.dynamic_properties import parse_dynamic_properties, run
-    from groupetl.errors import GroupEtlError
-    from groupetl.session import session_for
-
-    parser = argparse.ArgumentParser(
-        prog="jobs/dynamic_properties.py", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--config", required=True, help="project config YAML")
-    parser.add_argument("--date", required=True, help="logical date YYYY-MM-DD")
-    args = parser.parse_args(argv)
-    try:
-        date = as_date(args.date)  # a bad date fails before Spark starts
-        config = load_config(args.config)
-        parse_dynamic_properties(config)  # the section's errors too
-        spark = session_for(config, app_name="groupetl-dynamic-properties")
-        result = run(spark, config, date=date, progress=lambda m: print(m, file=sys.stderr))
-    except GroupEtlError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print("\n".join(result.lines()))
-    return 0
-
+from groupetl.pipeline import job_main
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(job_main("dynamic_properties", sys.argv[1:]))

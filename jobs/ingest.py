@@ -1,10 +1,12 @@
 """spark-submit entry point of the ingest stage (landing -> bronze -> silver, quarantine).
 
-    spark-submit $(groupetl jars --spark-submit) jobs/ingest.py --config conf/local.yaml
+    spark-submit --py-files dist/groupetl.zip $(groupetl jars --spark-submit) \
+        jobs/ingest.py --config conf/prod.yaml --date 2026-01-08
 
-Thin on purpose: arguments -> ``load_config`` -> ``session_for`` -> ``groupetl.ingest.run``, then
-the summary lines on stdout (``groupetl.pipeline.job_main`` does exactly that for every stage, so
-the CLI's ``groupetl ingest`` and this job run the same code). Exit status 1 on a groupetl error.
+Thin on purpose: arguments -> ``load_config`` -> ``session_for`` -> the stage, then the summary
+lines on stdout and one run-log row (``groupetl.pipeline.job_main``, as for every stage).
+``--date`` is optional and only recorded in the run log: ingest loads every landing file not yet in
+bronze. Exit status: 0 ok, 1 stage failure, 2 config error, 3 QA gate failed.
 """
 
 from __future__ import annotations

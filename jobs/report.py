@@ -1,9 +1,18 @@
-"""spark-submit entry point of the ``report`` stage (segmentation and funnel reports -> gold).
+"""spark-submit entry point of the report stage (attributed events -> gold segmentation and funnel tables).
 
-spark-submit $(groupetl jars --spark-submit) jobs/report.py --config conf/prod.yaml
+    spark-submit --py-files dist/groupetl.zip $(groupetl jars --spark-submit) \
+        jobs/report.py --config conf/prod.yaml --date 2026-01-08
+
+Thin on purpose: arguments -> ``load_config`` -> ``session_for`` -> the stage, then the summary
+lines on stdout and one run-log row (``groupetl.pipeline.job_main``, as for every stage).
+Incremental (``--date`` is recorded only). Exit status: 0 ok, 1 stage failure, 2 config error, 3 QA gate failed.
 """
+
+from __future__ import annotations
+
+import sys
 
 from groupetl.pipeline import job_main
 
 if __name__ == "__main__":
-    raise SystemExit(job_main("report"))
+    sys.exit(job_main("report", sys.argv[1:]))

@@ -42,7 +42,7 @@ def _wait_for_port(port: int, seconds: float, procs: Sequence[subprocess.Popen])
 class StandaloneCluster:
     """Start with ``start()``, stop with ``stop()`` (kills exactly the pids it started)."""
 
-    def __init__(self, log_dir: Path, worker_cores: int = 2, worker_memory: str = "3g"):
+    def __init__(self, log_dir: Path, worker_cores: int = 1, worker_memory: str = "1g"):
         self.log_dir = log_dir
         self.worker_cores = worker_cores
         self.worker_memory = worker_memory
@@ -121,8 +121,28 @@ class StandaloneCluster:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
 
-    def submit(self, job: Path, args: Sequence[str], delta_args: Sequence[str]) -> str:
-        """``spark-submit`` one job to this cluster; returns its output, raises on failure."""
+    def __enter__(self) -> StandaloneCluster:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # a master that started before the worker failed is stopped too
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def submit(
+        self,
+        job: Path,
+        args: Sequence[str],
+        delta_args: Sequence[str],
+        py_files: Path | None = None,
+        executor_memory: str = "512m",
+    ) -> str:
+        """``spark-submit`` one job to this cluster; returns its output, raises on failure.
+
+        The executor must fit the worker's memory (``worker_memory``), or it never starts.
+        """
         command = [
             str(SPARK_HOME / "bin" / "spark-submit"),
             "--master",
@@ -132,7 +152,12 @@ class StandaloneCluster:
             "--conf",
             f"spark.pyspark.python={sys.executable}",
             "--conf",
-            "spark.executor.memory=2g",
+            f"spark.executor.memory={executor_memory}",
+            "--conf",
+            f"spark.cores.max={self.worker_cores}",
+            "--driver-memory",
+            "1g",
+            *(["--py-files", str(py_files)] if py_files else []),
             *delta_args,
             str(job),
             *args,

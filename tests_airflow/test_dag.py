@@ -6,11 +6,13 @@ replace groupetl's ``pyspark``), never by the main suite.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
 
-DAG_FILE = Path(__file__).resolve().parent.parent / "jobs" / "airflow" / "groupetl_daily.py"
+JOBS = Path(__file__).resolve().parent.parent / "jobs"
+DAG_FILE = JOBS / "airflow" / "groupetl_daily.py"
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +41,56 @@ def test_one_spark_submit_task_per_stage(dag) -> None:
     }
     for task in dag.tasks:
         assert type(task).__name__ == "SparkSubmitOperator"
-        assert task.application.endswith(".py")
-        assert "--date" in task.application_args
+        assert Path(task.application).is_file(), task.application  # the job script exists
+        assert Path(task.application).parent == JOBS
+        args = task.application_args
+        assert args[args.index("--date") + 1] == "{{ ds }}"
+        assert args[args.index("--step") + 1] == task.task_id  # its run-log row's name
         assert task.conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+
+
+ORDER = [  # groupetl.runs.STEPS: the DAG runs the same steps in the same order as `groupetl run`
+    "ingest",
+    "attribute",
+    "crm_sync",
+    "dynamic_properties",
+    "attribute_derived",
+    "qa_gate",
+    "report",
+    "retention",
+    "cohorts",
+]
+
+
+def test_tasks_form_one_chain_in_the_order_of_groupetl_run(dag) -> None:
+    for before, after in itertools.pairwise(ORDER):
+        assert dag.get_task(after).upstream_task_ids == {before}, after
+    assert dag.get_task("ingest").upstream_task_ids == set()
+    assert dag.get_task("cohorts").downstream_task_ids == set()
 
 
 def test_qa_gate_runs_before_every_report_and_after_attribution(dag) -> None:
     qa = dag.get_task("qa_gate")
-    assert qa.upstream_task_ids == {"attribute_derived"}
-    assert qa.downstream_task_ids == {"report", "retention", "cohorts"}
-    assert dag.get_task("attribute").upstream_task_ids == {"ingest"}
-    assert dag.get_task("attribute_derived").upstream_task_ids == {"crm_sync", "dynamic_properties"}
+    upstream = qa.get_flat_relative_ids(upstream=True)
+    downstream = qa.get_flat_relative_ids(upstream=False)
+    assert {
+        "ingest",
+        "attribute",
+        "crm_sync",
+        "dynamic_properties",
+        "attribute_derived",
+    } == upstream
+    assert {"report", "retention", "cohorts"} == downstream
+
+
+def test_the_qa_gate_is_not_retried_and_the_other_tasks_are(dag) -> None:
+    assert dag.get_task("qa_gate").retries == 0
+    assert {t.task_id for t in dag.tasks if t.retries == 0} == {"qa_gate"}
+
+
+def test_both_attribute_tasks_run_the_attribute_job(dag) -> None:
+    for task_id in ("attribute", "attribute_derived"):
+        assert Path(dag.get_task(task_id).application).name == "attribute.py"
 
 
 def test_scheduled_daily_one_run_at_a_time(dag) -> None:

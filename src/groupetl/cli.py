@@ -244,6 +244,38 @@ def attribute(obj: _Context, full_rebuild: bool) -> None:
     _print_result(result)
 
 
+@main.command("run")
+@click.option("--date", "date", metavar="D", help="Run every stage for logical date D (always).")
+@click.option("--from", "start", metavar="D1", help="Backfill: first logical date.")
+@click.option("--to", "end", metavar="D2", help="Backfill: last logical date (inclusive).")
+@click.option("--force", is_flag=True, help="Backfill: re-run dates whose steps all succeeded.")
+@pass_ctx
+def run_command(obj: _Context, date: str | None, start: str | None, end: str | None, force: bool):
+    """Run every stage for a logical date, or for each date of a backfill, in order.
+
+    \b
+    ingest -> attribute -> crm_sync -> dynamic_properties -> attribute_derived
+           -> qa_gate -> report -> retention -> cohorts
+    Stages whose config section is absent are skipped. Each step writes a row to ops/run_log.
+    A failed step stops the run (exit 1; 3 for the QA gate) and names the stage; run the same
+    command again to resume (every stage is idempotent). A --from/--to backfill skips dates
+    whose steps all succeeded unless --force. Same code as jobs/run.py (docs/operations.md).
+    """
+    from groupetl.pipeline import exit_code
+    from groupetl.runs import resolve_dates, run_dates
+
+    dates, force = resolve_dates(date, start, end, force)
+    config = obj.config
+    try:
+        runs = run_dates(obj.spark(), config, dates, force=force, progress=_echo_progress)
+    except GroupEtlError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exit_code(exc))
+    for r in runs:
+        for line in r.lines():
+            click.echo(line)
+
+
 @main.command()
 @click.option("--events", default=20_000, show_default=True, help="Size of the generated data.")
 @click.option("--seed", default=42, show_default=True)

@@ -1,11 +1,13 @@
 """The ordered list of pipeline stages and a runner that times them and reports progress.
 
-The CLI (``groupetl demo``, one command per stage) and the ``jobs/`` entry points all go through
-``run_stage`` so every stage is started, timed and summarized the same way.
+The CLI (``groupetl demo``, one command per stage, ``groupetl run``) and the ``jobs/`` entry
+points all go through ``run_stage`` so every stage is started, timed and summarized the same way.
+``groupetl.runs`` runs them in order for logical dates and writes the run log.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 import time
@@ -15,33 +17,111 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from groupetl.config import ProjectConfig
-from groupetl.errors import GroupEtlError, StageError
+from groupetl.errors import ConfigError, GroupEtlError, StageError
 from groupetl.stages import StageResult
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
+# How a stage uses the logical date: not at all (accepted for the run log only), optionally
+# (a default applies), or required (the stage's result is defined per date).
+NO_DATE, OPTIONAL_DATE, REQUIRED_DATE = "none", "optional", "required"
+
+EXIT_FAILED, EXIT_CONFIG, EXIT_QA_GATE = 1, 2, 3  # the CLI's convention, shared by the jobs
+
+
+class QaGateFailed(StageError):
+    """The QA gate found a failed error-severity expectation; later stages must not run."""
+
+    exit_code = EXIT_QA_GATE
+
 
 @dataclass(frozen=True)
 class Stage:
-    """A pipeline stage: its name and the ``module:function`` that runs it."""
+    """A pipeline stage: its name, the ``module:function`` that runs it, and how it is run.
+
+    ``configured`` names a ``module:function(config)`` that is falsy when the stage's config
+    section is absent (the orchestrator then skips the stage); ``gate`` marks the QA gate, whose
+    ``failed_errors`` count stops the run.
+    """
 
     name: str
     target: str  # "groupetl.ingest:run"
     help: str
+    date: str = NO_DATE
+    configured: str | None = None
+    section: str | None = None  # the config section ``configured`` reads, for messages
+    gate: bool = False
 
     def function(self) -> Callable[..., StageResult]:
-        module, func = self.target.split(":")
-        return getattr(importlib.import_module(module), func)
+        return _resolve(self.target)
+
+    def is_configured(self, config: ProjectConfig) -> bool:
+        return self.configured is None or bool(_resolve(self.configured)(config))
 
 
-# In the order data flows: landing -> bronze -> silver -> resolved silver -> gold.
+def _resolve(target: str) -> Callable[..., object]:
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+# In the order data flows: landing -> bronze -> silver -> resolved silver -> gold. These three are
+# what ``groupetl demo`` runs; the orchestrated daily run (groupetl.runs) uses ALL_STAGES.
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", "groupetl.ingest:run", "landing files -> bronze, silver, quarantine"),
     Stage("attribute", "groupetl.attribution:run", "silver -> membership, properties, attributed"),
-    Stage("report", "groupetl.reports:run", "attributed events -> gold report tables"),
+    Stage(
+        "report",
+        "groupetl.reports:run",
+        "attributed events -> gold report tables",
+        configured="groupetl.reports:load_reports",
+        section="reports",
+    ),
 )
+
+DATED_STAGES: tuple[Stage, ...] = (
+    Stage(
+        "crm_sync",
+        "groupetl.crm:run",
+        "CRM account export -> derived group property operations for a date",
+        date=REQUIRED_DATE,
+        configured="groupetl.crm:parse_crm",
+        section="crm",
+    ),
+    Stage(
+        "dynamic_properties",
+        "groupetl.dynamic_properties:run",
+        "attributed events before D -> dynamic group properties at D",
+        date=REQUIRED_DATE,
+        configured="groupetl.dynamic_properties:parse_dynamic_properties",
+        section="dynamic_properties",
+    ),
+    Stage(
+        "qa",
+        "groupetl.qa:run",
+        "QA gate: expectation suites on the project's tables (exit 3 on a failed error)",
+        date=OPTIONAL_DATE,
+        gate=True,
+    ),
+    Stage(
+        "retention",
+        "groupetl.retention:run",
+        "attributed events -> gold/retention",
+        configured="groupetl.retention:parse_retention",
+        section="retention",
+    ),
+    Stage(
+        "cohorts",
+        "groupetl.cohorts:run",
+        "behavioral cohorts as of the date (default today) -> gold/cohort_members",
+        date=OPTIONAL_DATE,
+        configured="groupetl.cohorts:parse_cohorts",
+        section="cohorts",
+    ),
+)
+
+ALL_STAGES: tuple[Stage, ...] = STAGES + DATED_STAGES
 
 
 def validate_sections(config: ProjectConfig) -> None:
@@ -66,10 +146,17 @@ def validate_sections(config: ProjectConfig) -> None:
 
 def stage(name: str) -> Stage:
     """The stage called ``name``; raises ``StageError`` listing the known ones otherwise."""
-    for s in STAGES:
+    for s in ALL_STAGES:
         if s.name == name:
             return s
-    raise StageError(f"unknown stage {name!r}; stages: {', '.join(s.name for s in STAGES)}")
+    raise StageError(f"unknown stage {name!r}; stages: {', '.join(s.name for s in ALL_STAGES)}")
+
+
+def counts_text(counts: dict[str, int], limit: int = 6) -> str:
+    """``records_read=120, accepted=118, ...``: the first ``limit`` counts for a progress line."""
+    items = [f"{k}={v:,}" for k, v in list(counts.items())[:limit]]
+    more = len(counts) - limit
+    return ", ".join(items + ([f"+{more} more"] if more > 0 else []))
 
 
 def run_stage(
@@ -77,36 +164,77 @@ def run_stage(
     config: ProjectConfig,
     name: str,
     progress: Progress | None = None,
+    *,
+    date: dt.date | None = None,
+    label: str | None = None,
     **kwargs: object,
 ) -> StageResult:
-    """Run one stage, timing it; any failure becomes a ``StageError`` that names the stage."""
+    """Run one stage, timing it; any failure becomes a ``StageError`` that names the stage.
+
+    ``date`` is passed to stages that take one (required ones fail without it). ``label`` names
+    the step in progress lines and errors (default ``name``; the orchestrator's second attribute
+    pass is ``attribute_derived``). The QA gate raises ``QaGateFailed`` when an error-severity
+    expectation failed. Progress: ``[name] started`` and ``[name] finished in 3.2s: counts``.
+    """
     say = progress or log.info
-    say(f"[{name}] started")
+    spec = stage(name)
+    label = label or name
+    if spec.date == REQUIRED_DATE and date is None:
+        raise StageError(f"stage {label} needs a logical date (--date YYYY-MM-DD)")
+    if spec.date != NO_DATE:
+        kwargs["date"] = date
+    say(f"[{label}] started" + (f" for {date}" if date is not None else ""))
     started = time.monotonic()
     try:
-        result = stage(name).function()(spark, config, progress=progress, **kwargs)
+        result = spec.function()(spark, config, progress=progress, **kwargs)
     except GroupEtlError as exc:
-        raise StageError(f"stage {name} failed: {exc}") from exc
+        raise StageError(f"stage {label} failed: {exc}") from exc
     except Exception as exc:  # a Spark/Delta error: keep its type in the message, stop the run
-        raise StageError(f"stage {name} failed: {type(exc).__name__}: {exc}") from exc
+        raise StageError(f"stage {label} failed: {type(exc).__name__}: {exc}") from exc
     result.seconds = time.monotonic() - started
-    say(f"[{name}] finished in {result.seconds:.1f}s")
+    say(f"[{label}] finished in {result.seconds:.1f}s: {counts_text(result.counts)}")
+    if spec.gate and result.counts.get("failed_errors", 0):
+        failed = "; ".join(n.removeprefix("FAIL ") for n in result.notes if n.startswith("FAIL "))
+        raise QaGateFailed(
+            f"stage {label} failed: QA gate: {result.counts['failed_errors']} error-severity "
+            f"expectations failed: {failed}"
+        )
     return result
+
+
+def exit_code(exc: GroupEtlError) -> int:
+    """The process exit code for a groupetl error: 2 config, 3 QA gate, 1 anything else."""
+    if isinstance(exc, ConfigError):
+        return EXIT_CONFIG
+    return getattr(exc, "exit_code", EXIT_FAILED)
 
 
 def job_main(name: str, argv: list[str] | None = None) -> int:
     """Entry point of ``jobs/<name>.py`` under ``spark-submit``: args -> config -> session -> stage.
 
-    ``spark-submit $(groupetl jars --spark-submit) jobs/ingest.py --config conf/prod.yaml``
+    ``spark-submit $(groupetl jars --spark-submit) jobs/ingest.py --config conf/prod.yaml
+    --date 2026-01-08``. ``--date`` is required by dated stages (CRM sync, dynamic
+    properties) and accepted by all, so an orchestrator passes it to every job; it is recorded
+    in the run log. A stage whose config section is absent is logged as skipped (exit 0).
+    Exit status: 0 ok, 1 stage failure, 2 config error, 3 QA gate failed.
     """
     import argparse
     import sys
 
     from groupetl.config import load_config
+    from groupetl.runs import log_skipped, parse_date, run_logged
     from groupetl.session import session_for
 
-    parser = argparse.ArgumentParser(prog=f"jobs/{name}.py", description=stage(name).help)
+    spec = stage(name)
+    parser = argparse.ArgumentParser(prog=f"jobs/{name}.py", description=spec.help)
     parser.add_argument("--config", required=True, help="project config YAML")
+    parser.add_argument(
+        "--date",
+        required=spec.date == REQUIRED_DATE,
+        help="logical date YYYY-MM-DD"
+        + ("" if spec.date != NO_DATE else " (recorded in the run log only)"),
+    )
+    parser.add_argument("--step", help="name of the step in the run log (default: the stage)")
     parser.add_argument("--verbose", action="store_true", help="Spark INFO logs")
     args = parser.parse_args(argv)
 
@@ -114,12 +242,19 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     try:
+        date = parse_date(args.date) if args.date else None  # a bad date fails before Spark
         config = load_config(args.config)
         validate_sections(config)
         spark = session_for(config, verbose=args.verbose, app_name=f"groupetl-{name}")
-        result = run_stage(spark, config, name, progress=progress)
+        step = args.step or name
+        if not spec.is_configured(config):  # as `groupetl run` does: logged, not an error
+            reason = f"not configured (no {spec.section}: section)"
+            log_skipped(spark, config, step=step, date=date, reason=reason)
+            print(f"{step}: skipped: {reason}")
+            return 0
+        result = run_logged(spark, config, name, date=date, step=step, progress=progress)
     except GroupEtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exit_code(exc)
     print("\n".join(result.lines()))
     return 0

@@ -23,6 +23,17 @@ from groupetl.cohorts.store import (
     write_groups_csv,
 )
 
+
+def run(spark, config, *, progress=None, date=None, **_):
+    """Pipeline stage ``cohorts`` (``jobs/cohorts.py``, ``groupetl run``): the behavioral cohorts
+    as of the logical date (default: today, UTC), as ``groupetl cohort compute --as-of``.
+    """
+    import datetime as dt
+
+    as_of = date or dt.datetime.now(dt.timezone.utc).date()
+    return compute_cohorts(spark, config, as_of, progress=progress)
+
+
 __all__ = [
     "IN_COHORT",
     "REST",
@@ -38,6 +49,7 @@ __all__ = [
     "parse_cohorts",
     "read_cohort_file",
     "read_members",
+    "run",
     "save_cohort",
     "write_groups_csv",
 ]

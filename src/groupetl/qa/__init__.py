@@ -33,7 +33,20 @@ _EXPORTS = {
     "TaxonomyDiff": "groupetl.qa.compare",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "run"])
+
+
+def run(spark: Any, config: Any, *, progress: Any = None, date: Any = None, **_: object) -> Any:
+    """Pipeline stage ``qa`` (``jobs/qa.py``, ``groupetl run``): ``run_qa`` into the default
+    Data Docs folder; returns the run-log summary (``failed_errors`` > 0: the gate failed).
+
+    The logical date is not used: QA checks the tables as they are now.
+    """
+    from groupetl.qa.runner import default_data_docs_dir, run_qa
+
+    result = run_qa(spark, config, data_docs_dir=default_data_docs_dir(config), progress=progress)
+    result.stage.notes.append(f"data docs: {result.data_docs_index}")
+    return result.stage
 
 
 def __getattr__(name: str) -> Any:

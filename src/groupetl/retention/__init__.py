@@ -22,6 +22,15 @@ from groupetl.retention.run import (
 )
 from groupetl.retention.spec import RetentionSpec, parse_retention, retention_spec
 
+
+def run(spark, config, *, progress=None, date=None, **kw):
+    """Pipeline stage ``retention`` (``jobs/retention.py``, ``groupetl run``): every configured
+    report (or ``names``). The logical date is not used: retention covers all attributed events.
+    """
+    names = kw.get("names")
+    return run_retention(spark, config, progress=progress, names=list(names) if names else None)
+
+
 __all__ = [
     "GOLD_RETENTION",
     "MICROSCOPE_COLUMNS",
@@ -34,6 +43,7 @@ __all__ = [
     "retention_microscope",
     "retention_report",
     "retention_spec",
+    "run",
     "run_retention",
     "save_microscope_cohort",
     "start_anchors",

@@ -1,0 +1,18 @@
+"""spark-submit entry point of the retention stage (attributed events -> gold/retention).
+
+    spark-submit --py-files dist/groupetl.zip $(groupetl jars --spark-submit) \
+        jobs/retention.py --config conf/prod.yaml --date 2026-01-08
+
+Thin on purpose: arguments -> ``load_config`` -> ``session_for`` -> the stage, then the summary
+lines on stdout and one run-log row (``groupetl.pipeline.job_main``, as for every stage).
+``--date`` is recorded only. Exit status: 0 ok, 1 stage failure, 2 config error, 3 QA gate failed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from groupetl.pipeline import job_main
+
+if __name__ == "__main__":
+    sys.exit(job_main("retention", sys.argv[1:]))
