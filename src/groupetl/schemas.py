@@ -501,6 +501,7 @@ class T:
     DERIVED_PROPERTY_OPS = "silver/derived_property_ops"
     SILVER_RECORDS = "silver/records"  # ingest: accepted raw records (dedup ledger)
     INGEST_BATCHES = "ops/ingest_batches"  # ingest: batch ledger (bronze -> silver -> done)
+    ATTRIBUTION_LEDGER = "ops/attribution_ledger"  # attribute: silver batches taken in
 
 
 # --- retention/cohort/lookup-owned schemas ---

@@ -82,7 +82,7 @@ OUTPUTS = (
     T.GROUP_VERSIONS,
     T.CURRENT_GROUP_PROPERTIES,
     T.ATTRIBUTED_EVENTS,
-    store.LEDGER,
+    T.ATTRIBUTION_LEDGER,
 )
 
 
@@ -110,7 +110,7 @@ def run(
     path = config.paths.table
     silver = {name: tables.read(spark, path(name), schema) for name, schema, _ in INPUTS}
     inputs = {name: (silver[name], identity) for name, _, identity in INPUTS}
-    present, done = store.collect_batches(spark, inputs, path(store.LEDGER))
+    present, done = store.collect_batches(spark, inputs, path(T.ATTRIBUTION_LEDGER))
     new = {name: sorted(set(present[name]) - set(done[name])) for name in silver}
     changed = [
         f"{name} {batch}"
@@ -132,7 +132,7 @@ def run(
             )
             result.notes.append(f"batches changed since attributed (rebuilt): {shown}")
         attributed = present if rebuild else {n: {b: present[n][b] for b in new[n]} for n in new}
-        store.write_ledger(spark, path(store.LEDGER), attributed, replace=rebuild)
+        store.write_ledger(spark, path(T.ATTRIBUTION_LEDGER), attributed, replace=rebuild)
     else:
         result.counts = {"batches_new": 0, "rows_written": 0, "rows_restated": 0}
         result.notes.append("nothing new to attribute")

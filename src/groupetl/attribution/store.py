@@ -31,10 +31,6 @@ from groupetl.schemas import (
     T,
 )
 
-# The ledger of silver batches already attributed. Its path belongs in ``schemas.T``; it is kept
-# here because the attribute stage may not edit ``T``.
-LEDGER = "silver/attribution_ledger"
-
 
 def replace_keys(
     spark: SparkSession,
