@@ -144,8 +144,12 @@ def build_session(
                 "spark.driver.host": "127.0.0.1",
                 "spark.driver.bindAddress": "127.0.0.1",
                 "spark.ui.showConsoleProgress": str(sys.stderr.isatty()).lower(),
+                # Listing thousands of landing files is a Spark job of one task per file past
+                # the default threshold (32 paths); on a local disk the driver lists faster.
+                "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
             }
         )
+        conf.update(options or {})
         builder = builder.master(master)
         conf.update(_jar_conf())
     if profile == "test":

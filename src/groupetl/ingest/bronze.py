@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from groupetl import tables
 from groupetl.config import ProjectConfig
+from groupetl.errors import StageError
 from groupetl.ingest.landing import NewFile
 from groupetl.schemas import BRONZE_FILES, BRONZE_RECORDS, C, T
 
-FILES_PER_READ = 200  # files unioned into one Spark read; bounds the plan size
+# Files read by one Spark scan (one bronze commit each): bounds what one read caches. One scan
+# over many files is packed into a few tasks; a scan per file costs driver planning per file.
+FILES_PER_READ = 20_000
+BYTES_PER_READ = 1 << 30  # on-disk bytes (a .gz file decompresses to several times this)
 _GLOB = re.compile(r"([\\\[\]{}*?])")
 
 
@@ -40,22 +43,44 @@ def _escape_glob(path: str) -> str:
     return _GLOB.sub(r"\\\1", path)
 
 
+def _scan_key(spark: SparkSession, path: str) -> str:
+    """The path as Spark's ``_metadata.file_path`` spells it, without the scheme.
+
+    Spark reports a file as its Hadoop ``Path`` URI (``#`` -> ``%23``, space -> ``%20``, ...);
+    asking Hadoop for the same conversion keeps every file name literal.
+    """
+    return str(spark._jvm.org.apache.hadoop.fs.Path(path).toUri().toString())
+
+
 def read_lines(
     spark: SparkSession, files: list[NewFile], batch_id: str, ingested_at: dt.datetime
 ) -> DataFrame:
-    """The non-blank lines of ``files`` as ``BRONZE_RECORDS`` rows (lazy: nothing read yet)."""
-    parts = []
-    for n in files:
-        text = spark.read.text(_escape_glob(str(n.file.path)), wholetext=True)
-        parts.append(
-            text.select(
-                F.lit(n.file.relative).alias(C.SOURCE_FILE),
-                F.lit(n.file_format).alias(C.FILE_FORMAT),
-                F.lit(arrival_time(n.file.mtime_ms)).alias(C.ARRIVAL_TIME),
-                F.posexplode(F.split(F.col("value"), "\n")).alias("_pos", "_line"),
+    """The non-blank lines of ``files`` as ``BRONZE_RECORDS`` rows (lazy: nothing read yet).
+
+    One scan over all the files; each row's file is found from ``_metadata.file_path``. A line
+    whose file is not found (it cannot happen unless Spark changes its path spelling) keeps a
+    null ``source_file``, which :func:`write_bronze` refuses.
+    """
+    info = spark.createDataFrame(
+        [
+            (
+                _scan_key(spark, str(n.file.path)),
+                n.file.relative,
+                n.file_format,
+                arrival_time(n.file.mtime_ms),
             )
-        )
-    lines = reduce(DataFrame.unionByName, parts)
+            for n in files
+        ],
+        f"_key string, {C.SOURCE_FILE} string, {C.FILE_FORMAT} string, {C.ARRIVAL_TIME} timestamp",
+    )
+    paths = [_escape_glob(str(n.file.path)) for n in files]
+    text = spark.read.text(paths, wholetext=True).select(
+        F.regexp_replace(F.col("_metadata.file_path"), "^[a-zA-Z][a-zA-Z0-9+.-]*:(//)?", "").alias(
+            "_key"
+        ),
+        F.posexplode(F.split(F.col("value"), "\n")).alias("_pos", "_line"),
+    )
+    lines = text.join(F.broadcast(info), on="_key", how="left")
     line = F.regexp_replace(F.col("_line"), "\r$", "")
     return lines.filter(F.trim(line) != "").select(
         F.lit(batch_id).alias(C.BATCH_ID),
@@ -68,6 +93,19 @@ def read_lines(
     )
 
 
+def _chunks(files: list[NewFile]) -> list[list[NewFile]]:
+    """Consecutive groups of at most FILES_PER_READ files and (about) BYTES_PER_READ bytes."""
+    out: list[list[NewFile]] = []
+    size = 0
+    for n in files:
+        if not out or len(out[-1]) >= FILES_PER_READ or size + n.file.size > BYTES_PER_READ:
+            out.append([])
+            size = 0
+        out[-1].append(n)
+        size += n.file.size
+    return out
+
+
 def write_bronze(
     spark: SparkSession,
     config: ProjectConfig,
@@ -77,14 +115,18 @@ def write_bronze(
 ) -> int:
     """Write the files' lines and their ledger rows to bronze; return the number of lines."""
     total = 0
-    for start in range(0, len(files), FILES_PER_READ):
-        chunk = files[start : start + FILES_PER_READ]
+    for chunk in _chunks(files):
         lines = read_lines(spark, chunk, batch_id, ingested_at).persist()
         try:
             per_file = {
                 r[C.SOURCE_FILE]: int(r["n"])
                 for r in lines.groupBy(C.SOURCE_FILE).agg(F.count(F.lit(1)).alias("n")).collect()
             }
+            if None in per_file:
+                raise StageError(
+                    f"bronze: {per_file[None]} lines could not be matched to their landing "
+                    "file (Spark reported a path that is not in the listing)"
+                )
             ledger = [
                 (
                     n.file.relative,

@@ -144,7 +144,13 @@ def write_batch(
         ),
         ("reported", p.table(T.SILVER_REPORTED), lambda: reported_rows(final), ()),
         ("accepted_total", p.table(T.SILVER_RECORDS), lambda: record_rows(final), ()),
-        ("accepted_events", p.table(T.SILVER_EVENTS), lambda: event_rows(final), (C.EVENT_DATE,)),
+        # one file per event date and batch (not one per date and task): healthy file sizes
+        (
+            "accepted_events",
+            p.table(T.SILVER_EVENTS),
+            lambda: event_rows(final).repartition(C.EVENT_DATE),
+            (C.EVENT_DATE,),
+        ),
         (
             "silver_group_assignment_rows",
             p.table(T.SILVER_GROUP_ASSIGNMENTS),

@@ -1,0 +1,604 @@
+"""groupetl benchmark: generate data at given sizes, run every stage, write JSON + Markdown.
+
+    ./dev bench                                   # 1M, 4M, 16M events (hours on 2 cores)
+    ./dev bench --sizes 100k --out benchmarks/results/dev.json
+    ./dev bench --render benchmarks/results/<name>.json   # only regenerate docs/performance.md
+
+One size runs in its own Python process (so its JVM starts cold), which:
+
+1. builds the session of the embedded default project (``conf/local.yaml``: ``local[*]``, its
+   shuffle partitions and driver memory) and times that start-up separately;
+2. **cold run**: every stage on a fresh warehouse over the generated landing files, first Spark
+   work of this JVM (class loading, JIT and Delta's first log reads are paid here);
+3. **warm run**: the identical stages again in the same session, on another fresh warehouse over
+   the same landing files (JVM, jars and JIT already warm; OS page cache holds the landing files).
+
+Stages, in order: ingest, attribute, cohorts (as of the last generated day), report (the
+``reports:`` section), retention (the ``retention:`` section). "Pipeline time" is the sum of
+their wall times; start-up is never part of it. Per stage the script records wall time, events
+per second, the peak RSS of this Python process plus its driver JVM (sampled every 0.2 s), bytes
+and data files on disk per Delta table, the Spark jobs it ran (from the driver's REST API), the
+load average before and after, and the top functions of a cProfile of the stage.
+
+The generated data is kept under ``data/bench/<size>/`` and reused when its spec matches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import datetime as dt
+import json
+import os
+import platform
+import pstats
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = ROOT / "conf" / "local.yaml"
+DEFAULT_DATA = ROOT / "data" / "bench"
+DOC = ROOT / "docs" / "performance.md"
+STAGES = ("ingest", "attribute", "cohorts", "report", "retention")
+CORE_STAGES = ("ingest", "attribute", "report")
+TARGETS = {"e2e_seconds_16m": 600, "cost_growth": 1.2, "driver_peak_gib_16m": 6.0}
+
+
+# ---------------------------------------------------------------- sizes and small helpers
+
+
+def parse_size(text: str) -> int:
+    """'1M' -> 1_000_000, '200k' -> 200_000, '5000' -> 5000."""
+    text = text.strip().lower().replace("_", "")
+    scale = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}.get(text[-1:], 1)
+    number = text[:-1] if text[-1:] in "kmg" else text
+    return int(float(number) * scale)
+
+
+def size_label(events: int) -> str:
+    for unit, scale in (("M", 1_000_000), ("k", 1_000)):
+        if events >= scale and events % (scale // 10 if scale > 1000 else scale) == 0:
+            value = events / scale
+            return f"{value:g}{unit}"
+    return str(events)
+
+
+def loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def git_commit() -> dict:
+    def run(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    dirty = run("status", "--porcelain", "--untracked-files=no")
+    files = [line[3:] for line in dirty.splitlines()]
+    return {"commit": run("rev-parse", "HEAD"), "dirty_tracked_files": len(files), "dirty": files}
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kib = int(_status_field("/proc/meminfo", "MemTotal") or 0)
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    import pyspark
+
+    try:
+        from importlib.metadata import version
+
+        delta = version("delta-spark")
+    except Exception:  # pragma: no cover
+        delta = "unknown"
+    return {
+        "hostname": platform.node(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1024**2, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "java": (java.stderr.splitlines() or ["?"])[0],
+        "pyspark": pyspark.__version__,
+        "delta_spark": delta,
+    }
+
+
+def _status_field(path: str, field: str) -> str | None:
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return line.split()[1]
+    except OSError:
+        return None
+    return None
+
+
+# ---------------------------------------------------------------- memory sampling
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+class RssSampler(threading.Thread):
+    """Samples VmRSS of this process + its children (the driver JVM) every ``interval`` s."""
+
+    def __init__(self, interval: float = 0.2):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peak = 0
+        self.stop_event = threading.Event()
+        self.pids: list[int] = []
+
+    def window(self) -> None:
+        """Start a new measuring window (the peak is reset)."""
+        self.peak = self.current()
+
+    def current(self) -> int:
+        if not self.pids or len(self.pids) == 1:
+            self.pids = [os.getpid(), *_children(os.getpid())]
+        total = 0
+        for pid in self.pids:
+            kib = _status_field(f"/proc/{pid}/status", "VmRSS")
+            total += int(kib or 0) * 1024
+        return total
+
+    def jvm_hwm(self) -> int:
+        """High-water mark of the JVM child(ren) over their whole life (VmHWM)."""
+        return sum(
+            int(_status_field(f"/proc/{pid}/status", "VmHWM") or 0) * 1024 for pid in self.pids[1:]
+        )
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            self.peak = max(self.peak, self.current())
+
+
+# ---------------------------------------------------------------- disk
+
+
+def warehouse_usage(warehouse: Path) -> dict[str, dict]:
+    """Per Delta table (folder holding _delta_log): bytes, data files, average data file size."""
+    result = {}
+    for log_dir in sorted(warehouse.rglob("_delta_log")):
+        table = log_dir.parent
+        data_bytes = data_files = log_bytes = 0
+        for dirpath, _dirs, files in os.walk(table):
+            in_log = "_delta_log" in Path(dirpath).relative_to(table).parts
+            for name in files:
+                size = os.path.getsize(os.path.join(dirpath, name))
+                if in_log:
+                    log_bytes += size
+                elif name.endswith(".parquet"):
+                    data_bytes += size
+                    data_files += 1
+        result[str(table.relative_to(warehouse))] = {
+            "bytes": data_bytes + log_bytes,
+            "data_files": data_files,
+            "avg_file_bytes": data_bytes // data_files if data_files else 0,
+        }
+    return result
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# ---------------------------------------------------------------- Spark jobs (REST API)
+
+
+def all_jobs(spark) -> list[dict]:
+    """Every job the driver's REST API still holds (empty when the UI is off)."""
+    url = spark.sparkContext.uiWebUrl
+    if not url:
+        return []
+    app = spark.sparkContext.applicationId
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/applications/{app}/jobs", timeout=30) as r:
+            return json.load(r)
+    except OSError:
+        return []
+
+
+def spark_jobs(spark, after_job: int) -> dict:
+    """Jobs run since ``after_job`` (one stage; threads of a stage do not inherit job groups,
+    so jobs are attributed by id): count, tasks, summed job seconds, the longest five."""
+    mine = [j for j in all_jobs(spark) if j["jobId"] > after_job]
+
+    def seconds(job: dict) -> float:
+        fmt = "%Y-%m-%dT%H:%M:%S.%f%Z"
+        try:
+            start = dt.datetime.strptime(job["submissionTime"].replace("GMT", "UTC"), fmt)
+            end = dt.datetime.strptime(job["completionTime"].replace("GMT", "UTC"), fmt)
+        except (KeyError, ValueError):
+            return 0.0
+        return (end - start).total_seconds()
+
+    longest = sorted(mine, key=seconds, reverse=True)[:5]
+    return {
+        "jobs": len(mine),
+        "tasks": sum(j.get("numTasks", 0) for j in mine),
+        "job_seconds": round(sum(seconds(j) for j in mine), 1),
+        "longest": [
+            {"name": j.get("name", "")[:80], "seconds": round(seconds(j), 1)} for j in longest
+        ],
+        "last_job": max((j["jobId"] for j in mine), default=after_job),
+    }
+
+
+def top_functions(profile: cProfile.Profile, n: int = 12) -> list[dict]:
+    """The groupetl functions with the most cumulative wall time in a stage."""
+    stats = pstats.Stats(profile)
+    rows = []
+    for (filename, line, func), (_cc, ncalls, _tt, cumtime, _callers) in stats.stats.items():
+        if "/groupetl/" not in filename:
+            continue
+        short = filename.split("/groupetl/", 1)[1]
+        rows.append({"function": f"{short}:{line}:{func}", "calls": ncalls, "seconds": cumtime})
+    rows.sort(key=lambda r: r["seconds"], reverse=True)
+    for r in rows:
+        r["seconds"] = round(r["seconds"], 1)
+    return rows[:n]
+
+
+# ---------------------------------------------------------------- the worker (one size)
+
+
+def bench_config(base_config: Path, root: Path, warehouse: Path, out: Path) -> Path:
+    """A copy of the project config with its paths pointed at the benchmark's folders."""
+    import yaml
+
+    data = yaml.safe_load(base_config.read_text())
+    data["paths"] = {"root": str(root), "landing": "landing", "warehouse": str(warehouse)}
+    # Keep every job in the driver's REST API, so the per-stage job counts are complete.
+    spark = data.setdefault("spark", {})
+    spark.setdefault("options", {})["spark.ui.retainedJobs"] = "100000"
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
+def ensure_data(spec, root: Path) -> dict:
+    from groupetl.generate import generate
+
+    manifest_path = root / "manifest.json"
+    if manifest_path.is_file():
+        existing = json.loads(manifest_path.read_text())
+        if existing.get("spec") == json.loads(json.dumps(spec.to_dict())):
+            return {"reused": True, "seconds": None, "manifest": existing}
+    root.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    manifest = generate(spec, root, replace=True).to_dict()
+    return {"reused": False, "seconds": round(time.monotonic() - started, 1), "manifest": manifest}
+
+
+def run_stage(spark, config, name: str, as_of: dt.date):
+    from groupetl.pipeline import run_stage as pipeline_stage
+
+    if name in CORE_STAGES:
+        return pipeline_stage(spark, config, name, progress=lambda m: None)
+    if name == "cohorts":
+        from groupetl.cohorts import compute_cohorts
+
+        return compute_cohorts(spark, config, as_of)
+    if name == "retention":
+        from groupetl.retention.run import run_retention
+
+        return run_retention(spark, config)
+    raise ValueError(name)
+
+
+def pipeline_run(spark, config, label: str, events: int, as_of, sampler, say) -> dict:
+    """All stages once on ``config``'s (fresh) warehouse; per-stage measurements."""
+    stages = {}
+    for name in STAGES:
+        last_job = max((j["jobId"] for j in all_jobs(spark)), default=-1)
+        load_before = loadavg()
+        sampler.window()
+        profile = cProfile.Profile()
+        started = time.monotonic()
+        profile.enable()
+        try:
+            counts, error = run_stage(spark, config, name, as_of).counts, None
+        except Exception as exc:  # a failed stage is recorded; the later ones still run
+            counts, error = {}, f"{type(exc).__name__}: {exc}"[:2000]
+            say(f"  {label} {name} FAILED: {error[:300]}")
+        profile.disable()
+        seconds = time.monotonic() - started
+        stages[name] = {
+            "seconds": round(seconds, 2),
+            "events_per_second": round(events / seconds) if seconds else None,
+            "peak_rss_bytes": sampler.peak,
+            "load_before": load_before,
+            "load_after": loadavg(),
+            "counts": {k: v for k, v in counts.items() if isinstance(v, int)},
+            "error": error,
+            "spark": spark_jobs(spark, last_job),
+            "profile": top_functions(profile),
+        }
+        say(f"  {label} {name}: {seconds:.1f}s (load {loadavg()[0]})")
+    seconds = sum(s["seconds"] for s in stages.values())
+    return {
+        "stages": stages,
+        "pipeline_seconds": round(seconds, 2),
+        "core_seconds": round(sum(stages[n]["seconds"] for n in CORE_STAGES), 2),
+        "seconds_per_million_events": round(seconds / events * 1e6, 2),
+        "peak_rss_bytes": max(s["peak_rss_bytes"] for s in stages.values()),
+        "disk": warehouse_usage(config.paths.warehouse),
+    }
+
+
+def worker(args) -> None:
+    """Benchmark one size in this process (fresh JVM); write the partial JSON to args.part."""
+    from groupetl.config import load_config
+    from groupetl.generate import GeneratorSpec
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    events = args.events
+    label = size_label(events)
+    root = args.data_dir / label
+    spec = GeneratorSpec(
+        seed=args.seed,
+        events=events,
+        companies=args.companies,
+        users_per_company=args.users_per_company,
+        days=args.days,
+        group_types=("company", "workspace"),
+    )
+    load = loadavg()
+    say(f"[{label}] generating (or reusing) data in {root}")
+    gen = ensure_data(spec, root)
+    gen.update(load_before=load, load_after=loadavg(), landing_bytes=dir_bytes(root / "landing"))
+    manifest = gen.pop("manifest")
+    as_of = spec.start_date + dt.timedelta(days=spec.days - 1)
+
+    sampler = RssSampler()
+    sampler.start()
+    runs_dir = root / "runs"
+    shutil.rmtree(runs_dir, ignore_errors=True)
+    configs = {
+        run: load_config(
+            bench_config(args.config, root, runs_dir / run / "warehouse", root / f"{run}.yaml")
+        )
+        for run in ("cold", "warm")
+    }
+    from groupetl.pipeline import validate_sections
+    from groupetl.session import session_for
+
+    validate_sections(configs["cold"])
+    load = loadavg()
+    sampler.window()
+    started = time.monotonic()
+    spark = session_for(configs["cold"], app_name="groupetl-bench")
+    startup = {
+        "seconds": round(time.monotonic() - started, 2),
+        "peak_rss_bytes": sampler.peak,
+        "load_before": load,
+        "load_after": loadavg(),
+    }
+    say(f"[{label}] session started in {startup['seconds']}s")
+    conf = spark.sparkContext.getConf()
+    spark_conf = {
+        k: conf.get(k, None)
+        for k in (
+            "spark.master",
+            "spark.driver.memory",
+            "spark.sql.shuffle.partitions",
+            "spark.sql.adaptive.enabled",
+            "spark.sql.adaptive.coalescePartitions.enabled",
+            "spark.sql.files.maxPartitionBytes",
+            "spark.default.parallelism",
+        )
+    }
+    runs = {}
+    for run in ("cold", "warm") if not args.cold_only else ("cold",):
+        say(f"[{label}] {run} run")
+        runs[run] = pipeline_run(spark, configs[run], run, events, as_of, sampler, say)
+    result = {
+        "events": events,
+        "label": label,
+        "spec": spec.to_dict(),
+        "records_total": manifest["records_total"],
+        "accepted": manifest["accepted"],
+        "generate": gen,
+        "startup": startup,
+        "spark_conf": spark_conf,
+        "runs": runs,
+        "jvm_vmhwm_bytes": sampler.jvm_hwm(),
+    }
+    sampler.stop_event.set()
+    spark.stop()
+    if not args.keep_warehouses:
+        shutil.rmtree(runs_dir, ignore_errors=True)
+    args.part.write_text(json.dumps(result, indent=1))
+
+
+# ---------------------------------------------------------------- the driver (all sizes)
+
+
+def growth(sizes: list[dict], run: str) -> dict | None:
+    """Per-event cost of the largest size over that of the smallest (pipeline time only)."""
+    done = [s for s in sizes if run in s["runs"]]
+    if len(done) < 2:
+        return None
+    small, large = done[0], done[-1]
+    cost_small = small["runs"][run]["pipeline_seconds"] / small["events"]
+    cost_large = large["runs"][run]["pipeline_seconds"] / large["events"]
+    rec_small = small["runs"][run]["pipeline_seconds"] / small["records_total"]
+    rec_large = large["runs"][run]["pipeline_seconds"] / large["records_total"]
+    return {
+        "per_record_ratio": round(rec_large / rec_small, 3),
+        "from": small["label"],
+        "to": large["label"],
+        "ratio": round(cost_large / cost_small, 3),
+        "per_stage": {
+            name: round(
+                (large["runs"][run]["stages"][name]["seconds"] / large["events"])
+                / (small["runs"][run]["stages"][name]["seconds"] / small["events"]),
+                3,
+            )
+            for name in STAGES
+        },
+    }
+
+
+def merge_results(reports: list[dict]) -> dict:
+    """One report from several invocations (each size keeps its own commit and timestamps)."""
+    merged = dict(reports[0])
+    sizes = {}
+    for r in reports:
+        for size in r["sizes"]:
+            size.setdefault("git", r["git"])
+            size.setdefault("started_at", r["started_at"])
+            sizes[size["events"]] = size
+    merged["sizes"] = [sizes[k] for k in sorted(sizes)]
+    requested = {parse_size(s) for r in reports for s in r["sizes_requested"]}
+    merged["sizes_requested"] = [size_label(e) for e in sorted(requested)]
+    merged["merged_from"] = [
+        {"started_at": r["started_at"], "git": r["git"], "sizes": [s["label"] for s in r["sizes"]]}
+        for r in reports
+    ]
+    merged["failed"] = [f for r in reports for f in r.get("failed", [])]
+    merged["growth"] = {run: growth(merged["sizes"], run) for run in ("cold", "warm")}
+    return merged
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1M,4M,16M", help="events per size, e.g. 100k,1M")
+    parser.add_argument(
+        "--out", type=Path, help="JSON result (default benchmarks/results/<utc>.json)"
+    )
+    parser.add_argument("--render", type=Path, help="only render docs/performance.md from a JSON")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="combine result JSONs (sizes measured by separate invocations) into --out",
+    )
+    parser.add_argument("--doc", type=Path, default=DOC, help="Markdown output")
+    parser.add_argument("--no-doc", action="store_true", help="do not write the Markdown")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--companies", type=int, default=20_000)
+    parser.add_argument("--users-per-company", type=int, default=10)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--cold-only", action="store_true", help="skip the warm run")
+    parser.add_argument("--keep-warehouses", action="store_true")
+    parser.add_argument("--note", default="", help="free text stored in the JSON (e.g. contention)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--events", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--part", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("GROUPETL_IVY_DIR", str(ROOT / ".cache" / "ivy"))
+
+    if args.worker:
+        worker(args)
+        return 0
+    if args.merge:
+        merged = merge_results([json.loads(p.read_text()) for p in args.merge])
+        if not args.out:
+            parser.error("--merge needs --out")
+        args.out.write_text(json.dumps(merged, indent=1) + "\n")
+        if not args.no_doc:
+            render(merged, args.doc, args.out)
+        return 0
+    if args.render:
+        render(json.loads(args.render.read_text()), args.doc, args.render)
+        return 0
+
+    sizes = sorted(parse_size(s) for s in args.sizes.split(","))
+    started = dt.datetime.now(dt.timezone.utc)
+    out = args.out or ROOT / "benchmarks" / "results" / f"{started:%Y%m%dT%H%MZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "schema": 1,
+        "started_at": started.isoformat(timespec="seconds"),
+        "git": git_commit(),
+        "machine": machine(),
+        "config": str(
+            args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config
+        ),
+        "note": args.note,
+        "sizes_requested": [size_label(s) for s in sizes],
+        "sizes": [],
+    }
+    for events in sizes:
+        part = out.with_suffix(f".{size_label(events)}.part.json")
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--events",
+            str(events),
+            "--part",
+            str(part),
+            "--config",
+            str(args.config),
+            "--data-dir",
+            str(args.data_dir),
+            "--companies",
+            str(args.companies),
+            "--users-per-company",
+            str(args.users_per_company),
+            "--days",
+            str(args.days),
+            "--seed",
+            str(args.seed),
+        ]
+        cmd += ["--cold-only"] if args.cold_only else []
+        cmd += ["--keep-warehouses"] if args.keep_warehouses else []
+        code = subprocess.run(cmd, check=False).returncode
+        if code != 0 or not part.is_file():
+            report.setdefault("failed", []).append({"size": size_label(events), "exit_code": code})
+            print(f"bench: size {size_label(events)} failed (exit {code})", file=sys.stderr)
+            break
+        report["sizes"].append(json.loads(part.read_text()))
+        part.unlink()
+        report["growth"] = {run: growth(report["sizes"], run) for run in ("cold", "warm")}
+        report["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        out.write_text(json.dumps(report, indent=1) + "\n")  # after every size: partial results
+    print(f"bench: wrote {out}", file=sys.stderr)
+    if not args.no_doc:
+        render(report, args.doc, out)
+    return 0 if not report.get("failed") else 1
+
+
+# ---------------------------------------------------------------- Markdown
+
+
+def render(report: dict, doc: Path, source: Path) -> None:
+    """Write docs/performance.md from a benchmark JSON (nothing in it is typed by hand)."""
+    from report_md import render_markdown
+
+    doc.write_text(render_markdown(report, source))
+    print(f"bench: wrote {doc}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    raise SystemExit(main())
