@@ -311,12 +311,14 @@ def test_backfill_then_rerun_of_day_3_equals_a_single_full_run(spark, tmp_path: 
     attribution ledger left out (its rows are the batches). A second backfill of B skips every
     date (all steps succeeded) and changes nothing.
 
-    Why the day-by-day arrival in A is a fair comparison: every time-dependent value is defined
-    by event time, not load time (SEMANTICS.md "Time and order"; a dynamic property at D uses
-    events before D 00:00 UTC, the CRM sync knows a group from events before D). A run for D
-    in A has every file named for days <= D; the generator's late re-sends are re-sent
-    duplicates of earlier records, so nothing dated before D arrives after D's run. Should that
-    change, a dynamic value at D could legitimately differ and this test would say where.
+    Why the day-by-day arrival in A is a fair comparison: every value dated by D is defined by
+    event time before D 00:00 UTC, not by load time (SEMANTICS.md "Time and order"): a dynamic
+    property at D uses events before D, the CRM sync knows a group from events before D, the
+    cohort snapshot of D is as of D-1. A's run for D has every file named for days <= D. The
+    generator's late records (Segment batches carrying the previous evening's messages, seen in
+    its output: at most one day late) are dated D-1 in the file of D, so they are present when
+    D runs. A record two or more days late would legitimately change a value dated before its
+    arrival in A and not in B; this dataset has none, and the test would name the table.
     """
     generated = generate_days(tmp_path / "generated")
     config_a = write_project(tmp_path / "a", "runs_a")

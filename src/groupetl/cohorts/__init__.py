@@ -25,12 +25,14 @@ from groupetl.cohorts.store import (
 
 
 def run(spark, config, *, progress=None, date=None, **_):
-    """Pipeline stage ``cohorts`` (``jobs/cohorts.py``, ``groupetl run``): the behavioral cohorts
-    as of the logical date (default: today, UTC), as ``groupetl cohort compute --as-of``.
+    """Pipeline stage ``cohorts`` (``jobs/cohorts.py``, ``groupetl run``) for logical date D: the
+    behavioral cohorts as of D - 1, the last whole day before D (``groupetl cohort compute
+    --as-of D-1``). Like dynamic properties, a date's outputs cover data before D 00:00 UTC, so
+    records of D-1 that arrive during D are in. Without a date: as of today (UTC).
     """
     import datetime as dt
 
-    as_of = date or dt.datetime.now(dt.timezone.utc).date()
+    as_of = date - dt.timedelta(days=1) if date else dt.datetime.now(dt.timezone.utc).date()
     return compute_cohorts(spark, config, as_of, progress=progress)
 
 
