@@ -145,9 +145,8 @@ BOOKKEEPING_COLUMNS = (
     "computed_at",  # wall clock of that run
     "recorded_at",  # wall clock of a dynamic-property bookkeeping row
 )
-# Tables under bronze/silver/gold that are ledgers, not data: one row per ingested batch, so
-# their content is the batching itself.
-LEDGER_TABLES = ("silver/attribution_ledger",)
+# ops/ (run log, ingest and attribution ledgers, QA results) is not compared: its rows describe
+# the runs and batches themselves.
 COMPARED_LAYERS = ("bronze", "silver", "gold", "quarantine")
 
 
@@ -156,7 +155,7 @@ def data_tables(warehouse: Path) -> list[str]:
     found = sorted(
         p.parent.relative_to(warehouse).as_posix() for p in warehouse.rglob("_delta_log")
     )
-    return [t for t in found if t.split("/")[0] in COMPARED_LAYERS and t not in LEDGER_TABLES]
+    return [t for t in found if t.split("/")[0] in COMPARED_LAYERS]
 
 
 def _hashable(value):

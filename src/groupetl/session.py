@@ -70,7 +70,7 @@ def spark_submit_args() -> list[str]:
             "Delta Lake's jars are not cached yet; run `groupetl setup` (or ./dev setup) once "
             "with network access to Maven Central"
         )
-    return [
+    args = [
         "--jars",
         ",".join(jars),
         "--conf",
@@ -80,6 +80,11 @@ def spark_submit_args() -> list[str]:
         "--conf",
         "spark.sql.session.timeZone=UTC",
     ]
+    # Decided here, not in the driver: spark-submit pipes the Python driver's stderr, so only
+    # the shell that expands $(groupetl jars --spark-submit) still knows whether it is a terminal.
+    if sys.stderr.isatty():
+        args += ["--conf", "spark.ui.showConsoleProgress=true"]
+    return args
 
 
 def _log4j_config(verbose: bool) -> str:
