@@ -108,7 +108,6 @@ class CohortSpec:
         return out
 
 
-
 def check_group_type(config: ProjectConfig, group_type: str, allow_user: bool = True) -> str:
     """``group_type`` if it is declared (or ``user`` when allowed); InputError otherwise."""
     allowed = (*config.group_type_names, *((USER,) if allow_user else ()))
