@@ -28,17 +28,7 @@ def dag(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_one_spark_submit_task_per_stage(dag) -> None:
-    assert set(dag.task_ids) == {
-        "ingest",
-        "attribute",
-        "crm_sync",
-        "dynamic_properties",
-        "attribute_derived",
-        "qa_gate",
-        "report",
-        "retention",
-        "cohorts",
-    }
+    assert set(dag.task_ids) == set(ORDER)
     for task in dag.tasks:
         assert type(task).__name__ == "SparkSubmitOperator"
         assert Path(task.application).is_file(), task.application  # the job script exists
