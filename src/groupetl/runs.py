@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 
 from groupetl import tables
 from groupetl.config import ProjectConfig
+from groupetl.derived_ops import as_date as parse_date  # the one YYYY-MM-DD parser
 from groupetl.errors import InputError, StageError
 from groupetl.pipeline import Progress, run_stage, stage
 from groupetl.schemas import RUN_LOG, C, T
@@ -105,16 +106,6 @@ def _counts_line(counts: Mapping[str, int], limit: int = 5) -> str:
 
 
 # --- dates ---
-
-
-def parse_date(text: str | dt.date) -> dt.date:
-    """``YYYY-MM-DD`` -> date; ``InputError`` naming the text otherwise."""
-    if isinstance(text, dt.date):
-        return text
-    try:
-        return dt.date.fromisoformat(str(text))
-    except ValueError:
-        raise InputError(f"expected a date YYYY-MM-DD, found {text!r}") from None
 
 
 def date_range(start: dt.date, end: dt.date) -> list[dt.date]:
