@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from groupetl.config import ProjectConfig
 from groupetl.ingest import functions as fx
 from groupetl.ingest.formats import Format
-from groupetl.ingest.shape import KIND_ASSIGNMENT, KIND_EVENT, KIND_PROPERTY, PARSED, N
+from groupetl.ingest.shape import KIND_ASSIGNMENT, KIND_EVENT, KIND_PROPERTY, N, fill_parsed
 from groupetl.schemas import C
 
 RECORD = (
@@ -64,10 +64,14 @@ def _groups_json(fmt: Column, r: Column) -> Column:
 
 
 def parse_amplitude(records: DataFrame, config: ProjectConfig) -> DataFrame:
-    """Amplitude records (rows of :data:`shape.EXPLODED`, REASON null) -> :data:`shape.PARSED`."""
+    """Fill the parsed fields (:data:`shape.PARSED`) of the Amplitude records among ``records``.
+
+    In: rows of :data:`shape.PARSED` plus ``_rec`` and ``_env_min_id_length``; the Amplitude rows
+    are those of an Amplitude format whose REASON is null. Out: the same rows; the others unchanged.
+    """
     fmt = F.col(C.FILE_FORMAT)
-    r = F.from_json(F.col(N.REC), RECORD)
-    staged = records.withColumn("_r", r)
+    mine = F.col(C.REASON).isNull() & fmt.isin(*Format.AMPLITUDE)
+    staged = records.withColumn("_r", F.when(mine, F.from_json(F.col(N.REC), RECORD)))
     r = F.col("_r")
     event_type = F.when(
         ~fmt.isin(Format.AMPLITUDE_IDENTIFY, Format.AMPLITUDE_GROUP_IDENTIFY), r["event_type"]
@@ -75,25 +79,24 @@ def parse_amplitude(records: DataFrame, config: ProjectConfig) -> DataFrame:
     kind = _kind(fmt, event_type)
     time, problem = _time(fmt, r)
     default_min = config.min_id_length["amplitude"]
-    out = staged.select(
-        *[c for c in PARSED[:9]],
-        F.lit("amplitude").alias(C.SOURCE),
-        kind.alias(C.RECORD_KIND),
-        F.col(C.REASON),
-        F.col(C.MESSAGE),
-        event_type.alias(C.EVENT_TYPE),
-        r["user_id"].alias(C.USER_ID),
-        r["device_id"].alias(C.DEVICE_ID),
-        F.coalesce(r["insert_id"], r["$insert_id"]).alias(C.INSERT_ID),
-        time.alias(C.EVENT_TIME),
-        problem.alias(N.TIME_PROBLEM),
-        fx.epoch_ms(fx.export_time(r["server_upload_time"])).alias(C.SEQ_MS),
-        F.coalesce(F.col(N.ENV_MIN_ID), F.lit(default_min)).alias(N.MIN_ID),
-        (kind != KIND_PROPERTY).alias(N.NEEDS_USER),
-        r["event_properties"].alias(N.EVENT_PROPS_JSON),
-        _groups_json(fmt, r).alias(N.GROUPS_JSON),
-        (kind == KIND_ASSIGNMENT).alias(N.ASSIGNS),
-        F.when(kind != KIND_ASSIGNMENT, r["group_properties"]).alias(N.PROPS_JSON),
-        F.lit(False).alias(N.PROPS_PLAIN),
-    )
-    return out.select(*PARSED)
+    fields = {
+        C.SOURCE: F.lit("amplitude"),
+        C.RECORD_KIND: kind,
+        C.REASON: F.col(C.REASON),
+        C.MESSAGE: F.col(C.MESSAGE),
+        C.EVENT_TYPE: event_type,
+        C.USER_ID: r["user_id"],
+        C.DEVICE_ID: r["device_id"],
+        C.INSERT_ID: F.coalesce(r["insert_id"], r["$insert_id"]),
+        C.EVENT_TIME: time,
+        N.TIME_PROBLEM: problem,
+        C.SEQ_MS: fx.epoch_ms(fx.export_time(r["server_upload_time"])),
+        N.MIN_ID: F.coalesce(F.col(N.ENV_MIN_ID), F.lit(default_min)),
+        N.NEEDS_USER: kind != KIND_PROPERTY,
+        N.EVENT_PROPS_JSON: r["event_properties"],
+        N.GROUPS_JSON: _groups_json(fmt, r),
+        N.ASSIGNS: kind == KIND_ASSIGNMENT,
+        N.PROPS_JSON: F.when(kind != KIND_ASSIGNMENT, r["group_properties"]),
+        N.PROPS_PLAIN: F.lit(False),
+    }
+    return fill_parsed(staged, mine, fields).drop("_r")

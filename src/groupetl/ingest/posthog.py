@@ -19,7 +19,8 @@ from pyspark.sql import functions as F
 
 from groupetl.config import ProjectConfig
 from groupetl.ingest import functions as fx
-from groupetl.ingest.shape import KIND_ASSIGNMENT, KIND_EVENT, KIND_PROPERTY, PARSED, N
+from groupetl.ingest.formats import Format
+from groupetl.ingest.shape import KIND_ASSIGNMENT, KIND_EVENT, KIND_PROPERTY, N, fill_parsed
 from groupetl.schemas import C
 
 RECORD = (
@@ -51,35 +52,39 @@ def _event_properties(properties: Column) -> Column:
 
 
 def parse_posthog(records: DataFrame, config: ProjectConfig) -> DataFrame:
-    """PostHog records (rows of :data:`shape.EXPLODED`, REASON null) -> :data:`shape.PARSED`."""
-    staged = records.withColumn("_r", F.from_json(F.col(N.REC), RECORD))
+    """Fill the parsed fields (:data:`shape.PARSED`) of the PostHog records among ``records``.
+
+    In: rows of :data:`shape.PARSED` plus ``_rec`` and ``_env_sent_at``; the PostHog rows are
+    those of format ``posthog`` whose REASON is null. Out: the same rows; the others unchanged.
+    """
+    mine = F.col(C.REASON).isNull() & (F.col(C.FILE_FORMAT) == Format.POSTHOG)
+    staged = records.withColumn("_r", F.when(mine, F.from_json(F.col(N.REC), RECORD)))
     staged = staged.withColumn("_p", F.from_json(F.col("_r.properties"), PROPERTIES))
     r, p = F.col("_r"), F.col("_p")
     kind = _kind(r["event"])
     group_pair = ~fx.is_blank(p["$group_type"]) & p["$group_key"].isNotNull()
     group_identify = F.when(group_pair, F.to_json(F.create_map(p["$group_type"], p["$group_key"])))
     time, problem = fx.checked_time(~fx.is_blank(r["timestamp"]), fx.iso_time(r["timestamp"]))
-    out = staged.select(
-        *PARSED[:9],
-        F.lit("posthog").alias(C.SOURCE),
-        kind.alias(C.RECORD_KIND),
-        F.col(C.REASON),
-        F.col(C.MESSAGE),
-        r["event"].alias(C.EVENT_TYPE),
-        F.coalesce(r["distinct_id"], p["distinct_id"]).alias(C.USER_ID),
-        F.lit(None).cast("string").alias(C.DEVICE_ID),
-        r["uuid"].alias(C.INSERT_ID),
-        time.alias(C.EVENT_TIME),
-        problem.alias(N.TIME_PROBLEM),
-        fx.epoch_ms(fx.iso_time(F.coalesce(r["sent_at"], F.col(N.ENV_SENT_AT)))).alias(C.SEQ_MS),
-        F.lit(config.min_id_length["posthog"]).alias(N.MIN_ID),
-        (kind != KIND_PROPERTY).alias(N.NEEDS_USER),
-        F.when(kind == KIND_EVENT, _event_properties(r["properties"])).alias(N.EVENT_PROPS_JSON),
-        F.when(kind == KIND_PROPERTY, group_identify)
-        .when(kind == KIND_EVENT, p["$groups"])
-        .alias(N.GROUPS_JSON),
-        F.lit(False).alias(N.ASSIGNS),
-        F.when(kind == KIND_PROPERTY, p["$group_set"]).alias(N.PROPS_JSON),
-        F.lit(True).alias(N.PROPS_PLAIN),
-    )
-    return out.select(*PARSED)
+    fields = {
+        C.SOURCE: F.lit("posthog"),
+        C.RECORD_KIND: kind,
+        C.REASON: F.col(C.REASON),
+        C.MESSAGE: F.col(C.MESSAGE),
+        C.EVENT_TYPE: r["event"],
+        C.USER_ID: F.coalesce(r["distinct_id"], p["distinct_id"]),
+        C.DEVICE_ID: F.lit(None).cast("string"),
+        C.INSERT_ID: r["uuid"],
+        C.EVENT_TIME: time,
+        N.TIME_PROBLEM: problem,
+        C.SEQ_MS: fx.epoch_ms(fx.iso_time(F.coalesce(r["sent_at"], F.col(N.ENV_SENT_AT)))),
+        N.MIN_ID: F.lit(config.min_id_length["posthog"]),
+        N.NEEDS_USER: kind != KIND_PROPERTY,
+        N.EVENT_PROPS_JSON: F.when(kind == KIND_EVENT, _event_properties(r["properties"])),
+        N.GROUPS_JSON: F.when(kind == KIND_PROPERTY, group_identify).when(
+            kind == KIND_EVENT, p["$groups"]
+        ),
+        N.ASSIGNS: F.lit(False),
+        N.PROPS_JSON: F.when(kind == KIND_PROPERTY, p["$group_set"]),
+        N.PROPS_PLAIN: F.lit(True),
+    }
+    return fill_parsed(staged, mine, fields).drop("_r", "_p")

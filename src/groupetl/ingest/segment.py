@@ -22,7 +22,8 @@ from pyspark.sql import functions as F
 
 from groupetl.config import ProjectConfig
 from groupetl.ingest import functions as fx
-from groupetl.ingest.shape import KIND_ASSIGNMENT, KIND_EVENT, KIND_PROPERTY, PARSED, N
+from groupetl.ingest.formats import Format
+from groupetl.ingest.shape import KIND_ASSIGNMENT, KIND_EVENT, KIND_PROPERTY, N, fill_parsed
 from groupetl.reasons import Quarantine as Q
 from groupetl.schemas import C
 
@@ -84,8 +85,13 @@ def _time(r: Column) -> tuple[Column, Column]:
 
 
 def parse_segment(records: DataFrame, config: ProjectConfig) -> DataFrame:
-    """Segment records (rows of :data:`shape.EXPLODED`, REASON null) -> :data:`shape.PARSED`."""
-    staged = records.withColumn("_r", F.from_json(F.col(N.REC), RECORD))
+    """Fill the parsed fields (:data:`shape.PARSED`) of the Segment records among ``records``.
+
+    In: rows of :data:`shape.PARSED` plus ``_rec`` and ``_env_sent_at``; the Segment rows are
+    those of format ``segment`` whose REASON is null. Out: the same rows; the others unchanged.
+    """
+    mine = F.col(C.REASON).isNull() & (F.col(C.FILE_FORMAT) == Format.SEGMENT)
+    staged = records.withColumn("_r", F.when(mine, F.from_json(F.col(N.REC), RECORD)))
     r = F.col("_r")
     kind: Column = F.lit(None).cast("string")
     for message_type, k in _KINDS.items():
@@ -101,25 +107,24 @@ def parse_segment(records: DataFrame, config: ProjectConfig) -> DataFrame:
     call_groups, call_props = _group_call(r, config)
     time, problem = _time(r)
     seq = F.coalesce(r["receivedAt"], r["sentAt"], F.col(N.ENV_SENT_AT))
-    out = staged.select(
-        *PARSED[:9],
-        F.lit("segment").alias(C.SOURCE),
-        kind.alias(C.RECORD_KIND),
-        F.when(unsupported, F.lit(Q.UNSUPPORTED_MESSAGE_TYPE)).alias(C.REASON),
-        message.alias(C.MESSAGE),
-        _event_type(r).alias(C.EVENT_TYPE),
-        r["userId"].alias(C.USER_ID),
-        r["anonymousId"].alias(C.DEVICE_ID),
-        r["messageId"].alias(C.INSERT_ID),
-        time.alias(C.EVENT_TIME),
-        problem.alias(N.TIME_PROBLEM),
-        fx.epoch_ms(fx.iso_time(seq)).alias(C.SEQ_MS),
-        F.lit(config.min_id_length["segment"]).alias(N.MIN_ID),
-        F.lit(True).alias(N.NEEDS_USER),
-        F.when(kind == KIND_EVENT, r["properties"]).alias(N.EVENT_PROPS_JSON),
-        F.when(kind == KIND_PROPERTY, call_groups).otherwise(path_groups).alias(N.GROUPS_JSON),
-        kind.isin(KIND_ASSIGNMENT, KIND_PROPERTY).alias(N.ASSIGNS),
-        F.when(kind == KIND_PROPERTY, call_props).alias(N.PROPS_JSON),
-        F.lit(True).alias(N.PROPS_PLAIN),
-    )
-    return out.select(*PARSED)
+    fields = {
+        C.SOURCE: F.lit("segment"),
+        C.RECORD_KIND: kind,
+        C.REASON: F.when(unsupported, F.lit(Q.UNSUPPORTED_MESSAGE_TYPE)),
+        C.MESSAGE: message,
+        C.EVENT_TYPE: _event_type(r),
+        C.USER_ID: r["userId"],
+        C.DEVICE_ID: r["anonymousId"],
+        C.INSERT_ID: r["messageId"],
+        C.EVENT_TIME: time,
+        N.TIME_PROBLEM: problem,
+        C.SEQ_MS: fx.epoch_ms(fx.iso_time(seq)),
+        N.MIN_ID: F.lit(config.min_id_length["segment"]),
+        N.NEEDS_USER: F.lit(True),
+        N.EVENT_PROPS_JSON: F.when(kind == KIND_EVENT, r["properties"]),
+        N.GROUPS_JSON: F.when(kind == KIND_PROPERTY, call_groups).otherwise(path_groups),
+        N.ASSIGNS: kind.isin(KIND_ASSIGNMENT, KIND_PROPERTY),
+        N.PROPS_JSON: F.when(kind == KIND_PROPERTY, call_props),
+        N.PROPS_PLAIN: F.lit(True),
+    }
+    return fill_parsed(staged, mine, fields).drop("_r")

@@ -8,6 +8,9 @@ the working columns here start with ``_`` and never leave the ingest package.
 
 from __future__ import annotations
 
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
 from groupetl.schemas import C
 
 
@@ -83,3 +86,42 @@ PARSED = (
     N.PROPS_JSON,
     N.PROPS_PLAIN,
 )
+
+# PARSED's fields a parser fills (everything after the pointer), with the type of their default.
+PARSER_FIELDS = {
+    C.SOURCE: "string",
+    C.RECORD_KIND: "string",
+    C.REASON: "string",
+    C.MESSAGE: "string",
+    C.EVENT_TYPE: "string",
+    C.USER_ID: "string",
+    C.DEVICE_ID: "string",
+    C.INSERT_ID: "string",
+    C.EVENT_TIME: "timestamp",
+    N.TIME_PROBLEM: "string",
+    C.SEQ_MS: "long",
+    N.MIN_ID: "int",
+    N.NEEDS_USER: "boolean",
+    N.EVENT_PROPS_JSON: "string",
+    N.GROUPS_JSON: "string",
+    N.ASSIGNS: "boolean",
+    N.PROPS_JSON: "string",
+    N.PROPS_PLAIN: "boolean",
+}
+assert tuple(PARSER_FIELDS) == PARSED[len(POINTER) :]
+
+
+def fill_parsed(df: DataFrame, mine: Column, fields: dict[str, Column]) -> DataFrame:
+    """Set the parser fields of the rows where ``mine`` holds; other rows keep theirs.
+
+    Every parser writes into the same columns of one DataFrame (one pass over the records,
+    instead of a union of per-format branches that would each parse every line again).
+    In: rows that already hold every :data:`PARSER_FIELDS` column; ``fields`` maps each of them
+    to its value for this parser's rows. Out: the same rows and columns.
+    """
+    missing = set(PARSER_FIELDS) - set(fields)
+    if missing:
+        raise ValueError(f"parser leaves fields unset: {sorted(missing)}")
+    return df.withColumns(
+        {name: F.when(mine, value).otherwise(F.col(name)) for name, value in fields.items()}
+    )
