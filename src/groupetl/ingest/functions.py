@@ -53,6 +53,19 @@ def is_valid_id(id_col: Column | str, min_length: Column | int) -> Column:
     return (F.length(c) >= min_length) & ~refused
 
 
+def position_in(value: Column, options: tuple[str, ...]) -> Column:
+    """1-based position of ``value`` in the literal list ``options``; 0 when absent or null.
+
+    Same as ``array_position(array(options), value)`` except for null, but a chain of
+    comparisons: inside a lambda Spark evaluates ``array_position`` interpreted, and it was the
+    hottest frame of ingest's profile (docs/performance.md).
+    """
+    position: Column = F.lit(0)
+    for i, option in reversed(list(enumerate(options, start=1))):
+        position = F.when(value == option, F.lit(i)).otherwise(position)
+    return position
+
+
 def is_blank(text: Column | str) -> Column:
     """True for null, empty or whitespace-only text."""
     c = col(text)

@@ -49,12 +49,12 @@ def _entry_values(value: Column) -> tuple[Column, Column]:
     return F.array_distinct(present), bad
 
 
-def _classified(groups_json: Column, declared: Column) -> Column:
+def _classified(groups_json: Column, declared: tuple[str, ...]) -> Column:
     """Entries struct(rank, key, values, long, bad) of the groups object, in listed order."""
 
     def entry(e: Column, i: Column) -> Column:
         values, bad = _entry_values(e["value"])
-        position = F.array_position(declared, e["key"])
+        position = fx.position_in(e["key"], declared)
         rank = F.when(position > 0, position).otherwise(F.lit(_UNDECLARED_RANK) + i)
         return F.struct(
             rank.cast("int").alias("rank"),
@@ -100,11 +100,10 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
     plus ``groups`` (tracked groups in priority order; empty map when none), ``_groups_error``
     (why the groups are invalid, or null) and ``_reports`` (array of struct(reason, detail)).
     """
-    declared = F.array(*[F.lit(t) for t in declared_types])
     gj = F.col(N.GROUPS_JSON)
     not_object = ~fx.is_absent_json(gj) & ~fx.is_json_object(gj)
     staged = df.withColumn(
-        "_g", F.when(~not_object & ~fx.is_absent_json(gj), _classified(gj, declared))
+        "_g", F.when(~not_object & ~fx.is_absent_json(gj), _classified(gj, declared_types))
     )
     g = F.coalesce(F.col("_g"), F.array().cast(_ENTRY_TYPE))
     bad_keys = F.transform(F.filter(g, lambda e: e["bad"]), lambda e: e["key"])
@@ -117,7 +116,7 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
         ),
     )
     kept, exceeded = _tracked(g)
-    undeclared = F.filter(kept, lambda e: F.array_position(declared, e["key"]) == 0)
+    undeclared = F.filter(kept, lambda e: fx.position_in(e["key"], declared_types) == 0)
     empty = F.filter(g, lambda e: (F.size(e["values"]) == 0) & ~e["bad"])
     reports = F.concat(
         F.transform(undeclared, lambda e: fx.report(R.UNDECLARED_GROUP_TYPE, e["key"])),

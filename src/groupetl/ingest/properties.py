@@ -84,11 +84,10 @@ def _is_number(v: Column) -> Column:
 
 def _resolved(items: Column) -> tuple[Column, Column]:
     """(kept items, ignored items) after $clearAll and the per-property operation order."""
-    order = F.array(*[F.lit(o) for o in OPERATIONS])
     ranked = F.transform(
         items,
         lambda o, i: F.struct(
-            F.array_position(order, o["operation"]).alias("rank"),
+            fx.position_in(o["operation"], OPERATIONS).alias("rank"),
             i.alias("i"),
             o["operation"].alias("operation"),
             o["property"].alias("property"),

@@ -49,22 +49,34 @@ def record_id(source_file: Column, line_number: Column, record_index: Column) ->
     )
 
 
-def _records_of_line(text: Column, env: Column) -> tuple[Column, Column]:
-    """(list of record texts, line-level reason or null) for one line of its file's format."""
+def _list_text(env: Column) -> Column:
+    """The text of the line's list of records (its format's list field), or null."""
     fmt = F.col(C.FILE_FORMAT)
     list_text: Column = F.lit(None).cast("string")
     for name, field in _LIST_FIELD.items():
         list_text = F.when(fmt == name, env[field]).otherwise(list_text)
+    return list_text
+
+
+def _records_of_line(
+    text: Column, list_text: Column, parsed_list: Column
+) -> tuple[Column, Column, Column]:
+    """(list of record texts, line-level reason or null, is the line one record) of one line."""
+    fmt = F.col(C.FILE_FORMAT)
     single = (fmt == Format.AMPLITUDE_EXPORT) | (fmt.isin(*_OPTIONAL_LIST) & list_text.isNull())
-    parsed_list = F.from_json(list_text, "array<string>")
+    # Parsing is the cost of ingest: the cheap test first, the second parse only when it fails.
     reason = (
-        F.when(F.get_json_object(text, "$").isNull(), F.lit(Q.INVALID_JSON))
-        .when(~fx.is_json_object(text), F.lit(Q.NOT_AN_OBJECT))
+        F.when(
+            ~fx.is_json_object(text),
+            F.when(F.get_json_object(text, "$").isNull(), F.lit(Q.INVALID_JSON)).otherwise(
+                F.lit(Q.NOT_AN_OBJECT)
+            ),
+        )
         .when(~fmt.isin(*Format.KNOWN), F.lit(Q.UNKNOWN_FORMAT))
         .when(~single & parsed_list.isNull(), F.lit(Q.UNKNOWN_FORMAT))
     )
     items = F.when(single, F.array(text)).otherwise(parsed_list)
-    return items, reason
+    return items, reason, single
 
 
 def _line_message(reason: Column) -> Column:
@@ -90,16 +102,25 @@ def explode_records(lines: DataFrame) -> DataFrame:
     and its pointer; REASON/MESSAGE set when the line or the record is unusable as a record.
     """
     # A UTF-8 byte order mark at the start of a file is not part of the JSON; bronze keeps it.
-    text = F.regexp_replace(F.col(C.RAW), "^\ufeff", "")
-    env = F.from_json(text, ENVELOPE)
-    items, line_reason = _records_of_line(text, env)
+    # Text and envelope in projections of their own: each is used several times below and must
+    # be computed once (an Export line is one record with no envelope: not parsed as one).
+    prepared = lines.withColumn("_text", F.regexp_replace(F.col(C.RAW), "^\ufeff", ""))
+    is_export = F.col(C.FILE_FORMAT) == Format.AMPLITUDE_EXPORT
+    prepared = prepared.withColumn(
+        "_env", F.when(~is_export, F.from_json(F.col("_text"), ENVELOPE))
+    )
+    prepared = prepared.withColumn("_list_text", _list_text(F.col("_env")))
+    prepared = prepared.withColumn("_list", F.from_json(F.col("_list_text"), "array<string>"))
+    text, env = F.col("_text"), F.col("_env")
+    items, line_reason, single = _records_of_line(text, F.col("_list_text"), F.col("_list"))
     options = F.from_json(env["options"], "min_id_length string")
-    staged = lines.select(
+    staged = prepared.select(
         *[F.col(c) for c in (C.BATCH_ID, C.INGESTED_AT, C.SOURCE_FILE, C.FILE_FORMAT)],
         C.ARRIVAL_TIME,
         C.LINE_NUMBER,
         C.RAW,
         line_reason.alias("_line_reason"),
+        single.alias("_single"),
         # a failed line is one record: explode a one-element placeholder for it
         F.when(line_reason.isNull(), items)
         .otherwise(F.array(F.lit(None).cast("string")))
@@ -107,10 +128,19 @@ def explode_records(lines: DataFrame) -> DataFrame:
         options["min_id_length"].try_cast("int").alias(N.ENV_MIN_ID),
         F.coalesce(env["sentAt"], env["sent_at"]).alias(N.ENV_SENT_AT),
     )
-    exploded = staged.select("*", F.posexplode("_items").alias("_pos", N.REC)).drop("_items")
+    # _outer: Spark infers no size(_items) > 0 filter for it, which it would push below the
+    # projections above and so parse every line twice; the row of an empty list is dropped here
+    exploded = (
+        staged.select("*", F.posexplode_outer("_items").alias("_pos", N.REC))
+        .filter(F.col("_pos").isNotNull())
+        .drop("_items")
+    )
     line_failed = F.col("_line_reason").isNotNull()
     index = F.when(line_failed, F.lit(None).cast("int")).otherwise(F.col("_pos").cast("int"))
-    rec_reason = F.when(~line_failed & ~fx.is_json_object(N.REC), F.lit(Q.NOT_AN_OBJECT))
+    # a one-record line was checked whole above; a list's items are checked one by one
+    rec_reason = F.when(
+        ~line_failed & ~F.col("_single") & ~fx.is_json_object(N.REC), F.lit(Q.NOT_AN_OBJECT)
+    )
     reason = F.coalesce(F.col("_line_reason"), rec_reason)
     message = F.when(line_failed, _line_message(F.col("_line_reason"))).when(
         rec_reason.isNotNull(), F.lit("the record is not a JSON object")
