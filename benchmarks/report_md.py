@@ -262,9 +262,9 @@ def render_markdown(report: dict, source: Path) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}; "
         f"{m['java']}; Python {m['python']}, PySpark {m['pyspark']}, delta-spark "
-        f"{m['delta_spark']}. The machine was **shared** with other engineers' Spark tests: "
-        "every stage below carries the 1-minute load average before and after it (2 cores: "
-        "anything above 2 means we were queueing for CPU).",
+        f"{m['delta_spark']}. Every stage below carries the machine's 1-minute load average "
+        "before and after it (2 cores: anything above about 2 means the stage queued for CPU "
+        "behind other work; the note below says what else ran).",
         "",
     ]
     if report.get("note"):

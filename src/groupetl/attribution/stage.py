@@ -285,7 +285,9 @@ class _Run:
         membership = tables.read(self.spark, self.path(T.MEMBERSHIP_HISTORY), MEMBERSHIP_HISTORY)
         versions = tables.read(self.spark, self.path(T.GROUP_VERSIONS), GROUP_VERSIONS)
         rows = attribute_events(events, membership, versions, self.config.group_type_names)
-        rows = rows.observe(written, *_count_new(is_new))
+        # one file per event date and write, not one per date and task: every later stage
+        # reads this table, and hundreds of tiny files cost more to open than their rows
+        rows = rows.observe(written, *_count_new(is_new)).repartition(C.EVENT_DATE)
         target = self.path(T.ATTRIBUTED_EVENTS)
         if dates is None:
             store.overwrite_by_date(self.spark, rows, target)
