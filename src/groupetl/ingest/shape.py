@@ -64,7 +64,7 @@ POINTER = (
 # the record is unusable before any format-specific parsing.
 EXPLODED = (*POINTER, N.REC, C.REASON, C.MESSAGE, N.ENV_MIN_ID, N.ENV_SENT_AT)
 
-# What every parser produces (same columns, same order), whatever the format.
+# What parsing produces (same columns, same order), whatever the format.
 PARSED = (
     *POINTER,
     C.SOURCE,
@@ -114,8 +114,8 @@ assert tuple(PARSER_FIELDS) == PARSED[len(POINTER) :]
 def fill_parsed(df: DataFrame, mine: Column, fields: dict[str, Column]) -> DataFrame:
     """Set the parser fields of the rows where ``mine`` holds; other rows keep theirs.
 
-    Every parser writes into the same columns of one DataFrame (one pass over the records,
-    instead of a union of per-format branches that would each parse every line again).
+    Every parser writes into the same columns of one DataFrame: one pass over the records
+    (a union of per-format branches read and unwrapped the batch once per branch).
     In: rows that already hold every :data:`PARSER_FIELDS` column; ``fields`` maps each of them
     to its value for this parser's rows. Out: the same rows and columns.
     """
