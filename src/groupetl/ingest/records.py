@@ -142,8 +142,10 @@ def explode_records(lines: DataFrame) -> DataFrame:
         ~line_failed & ~F.col("_single") & ~fx.is_json_object(N.REC), F.lit(Q.NOT_AN_OBJECT)
     )
     reason = F.coalesce(F.col("_line_reason"), rec_reason)
+    # reason, not rec_reason: reason is computed once for the row, a second rec_reason here
+    # would parse the record again (conditional branches escape subexpression elimination)
     message = F.when(line_failed, _line_message(F.col("_line_reason"))).when(
-        rec_reason.isNotNull(), F.lit("the record is not a JSON object")
+        reason.isNotNull(), F.lit("the record is not a JSON object")
     )
     return exploded.select(
         C.BATCH_ID,
