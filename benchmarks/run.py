@@ -76,11 +76,16 @@ def git_commit() -> dict:
     def run(*args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
-        ).stdout.strip()
+        ).stdout
 
+    # Not stripped: porcelain's first column is often a space ("XY path").
     dirty = run("status", "--porcelain", "--untracked-files=no")
-    files = [line[3:] for line in dirty.splitlines()]
-    return {"commit": run("rev-parse", "HEAD"), "dirty_tracked_files": len(files), "dirty": files}
+    files = [line[3:] for line in dirty.splitlines() if line.strip()]
+    return {
+        "commit": run("rev-parse", "HEAD").strip(),
+        "dirty_tracked_files": len(files),
+        "dirty": files,
+    }
 
 
 def machine() -> dict:
@@ -414,9 +419,6 @@ def worker(args) -> None:
         )
     }
     runs = {}
-    for run in ("cold", "warm") if not args.cold_only else ("cold",):
-        say(f"[{label}] {run} run")
-        runs[run] = pipeline_run(spark, configs[run], run, events, as_of, sampler, say)
     result = {
         "events": events,
         "label": label,
@@ -427,13 +429,18 @@ def worker(args) -> None:
         "startup": startup,
         "spark_conf": spark_conf,
         "runs": runs,
-        "jvm_vmhwm_bytes": sampler.jvm_hwm(),
     }
+    for run in ("cold", "warm") if not args.cold_only else ("cold",):
+        say(f"[{label}] {run} run")
+        runs[run] = pipeline_run(spark, configs[run], run, events, as_of, sampler, say)
+        # Written after every run: a large size takes hours, and a cold run that finished
+        # must survive a warm run that is killed or runs out of memory.
+        result["jvm_vmhwm_bytes"] = sampler.jvm_hwm()
+        args.part.write_text(json.dumps(result, indent=1))
     sampler.stop_event.set()
     spark.stop()
     if not args.keep_warehouses:
         shutil.rmtree(runs_dir, ignore_errors=True)
-    args.part.write_text(json.dumps(result, indent=1))
 
 
 # ---------------------------------------------------------------- the driver (all sizes)
@@ -572,16 +579,19 @@ def main(argv: list[str] | None = None) -> int:
         ]
         cmd += ["--cold-only"] if args.cold_only else []
         cmd += ["--keep-warehouses"] if args.keep_warehouses else []
+        part.unlink(missing_ok=True)  # a stale part from a killed invocation is not this run's
         code = subprocess.run(cmd, check=False).returncode
-        if code != 0 or not part.is_file():
+        if part.is_file():  # after a failure it holds the runs that finished
+            report["sizes"].append(json.loads(part.read_text()))
+            part.unlink()
+        if code != 0:
             report.setdefault("failed", []).append({"size": size_label(events), "exit_code": code})
             print(f"bench: size {size_label(events)} failed (exit {code})", file=sys.stderr)
-            break
-        report["sizes"].append(json.loads(part.read_text()))
-        part.unlink()
         report["growth"] = {run: growth(report["sizes"], run) for run in ("cold", "warm")}
         report["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         out.write_text(json.dumps(report, indent=1) + "\n")  # after every size: partial results
+        if code != 0:
+            break
     print(f"bench: wrote {out}", file=sys.stderr)
     if not args.no_doc:
         render(report, args.doc, out)
