@@ -485,7 +485,12 @@ def merge_results(reports: list[dict]) -> dict:
     requested = {parse_size(s) for r in reports for s in r["sizes_requested"]}
     merged["sizes_requested"] = [size_label(e) for e in sorted(requested)]
     merged["merged_from"] = [
-        {"started_at": r["started_at"], "git": r["git"], "sizes": [s["label"] for s in r["sizes"]]}
+        {
+            "started_at": r["started_at"],
+            "git": r["git"],
+            "sizes": [s["label"] for s in r["sizes"]],
+            "note": r.get("note"),
+        }
         for r in reports
     ]
     merged["failed"] = [f for r in reports for f in r.get("failed", [])]
