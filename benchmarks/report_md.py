@@ -329,6 +329,12 @@ def render_markdown(report: dict, source: Path) -> str:
         *_targets(report),
         "",
     ]
+    for f in report.get("failed") or []:
+        lines += [
+            f"**Failed:** {f['size']} (worker exit code {f['exit_code']}): the runs of that size "
+            "that finished are shown below, the others are missing.",
+            "",
+        ]
     if missing:
         lines += [
             f"**Not run:** {', '.join(missing)} (requested but no result in this JSON; see the "

@@ -586,16 +586,17 @@ def main(argv: list[str] | None = None) -> int:
         cmd += ["--keep-warehouses"] if args.keep_warehouses else []
         part.unlink(missing_ok=True)  # a stale part from a killed invocation is not this run's
         code = subprocess.run(cmd, check=False).returncode
-        if part.is_file():  # after a failure it holds the runs that finished
+        measured = part.is_file()
+        if measured:  # after a failure it holds the runs that finished
             report["sizes"].append(json.loads(part.read_text()))
             part.unlink()
-        if code != 0:
+        if code != 0 or not measured:
             report.setdefault("failed", []).append({"size": size_label(events), "exit_code": code})
             print(f"bench: size {size_label(events)} failed (exit {code})", file=sys.stderr)
         report["growth"] = {run: growth(report["sizes"], run) for run in ("cold", "warm")}
         report["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         out.write_text(json.dumps(report, indent=1) + "\n")  # after every size: partial results
-        if code != 0:
+        if code != 0 or not measured:
             break
     print(f"bench: wrote {out}", file=sys.stderr)
     if not args.no_doc:
