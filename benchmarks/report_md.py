@@ -47,10 +47,11 @@ def _stage_table(size: dict, run: str) -> list[str]:
                 "peak RSS GiB (py+JVM)",
                 "Spark jobs",
                 "tasks",
+                "spilled to disk MiB",
                 "load 1-min before -> after",
             ]
         ),
-        _row(["---"] + ["---:"] * 5 + ["---"]),
+        _row(["---"] + ["---:"] * 6 + ["---"]),
     ]
     for name in STAGES:
         s = r["stages"][name]
@@ -64,6 +65,8 @@ def _stage_table(size: dict, run: str) -> list[str]:
                     _gib(s["peak_rss_bytes"]),
                     spark.get("jobs", "?"),
                     f"{spark.get('tasks', 0):,}" if spark else "?",
+                    # older results did not record spill
+                    _mib(spark["spill_disk_bytes"]) if "spill_disk_bytes" in spark else "?",
                     f"{_load(s['load_before'])} -> {_load(s['load_after'])}",
                 ]
             )
@@ -75,6 +78,7 @@ def _stage_table(size: dict, run: str) -> list[str]:
                 f"**{r['pipeline_seconds']:.1f}**",
                 f"{round(size['events'] / r['pipeline_seconds']):,}",
                 _gib(r["peak_rss_bytes"]),
+                "",
                 "",
                 "",
                 "",
@@ -321,6 +325,10 @@ def render_markdown(report: dict, source: Path) -> str:
         "`retention:` section). **core** = ingest + attribute + report, the issue's end to end.",
         "- **peak RSS**: VmRSS of the Python process plus its driver JVM, sampled every 0.2 s "
         "during the stage; **JVM VmHWM** is the JVM's own high-water mark over its life.",
+        "- **spilled to disk**: what the stage's sorts and aggregations spilled to local disk "
+        "when execution memory ran out (`diskBytesSpilled` of the driver's REST API, summed "
+        "over the Spark stages of its jobs; cached blocks moved to disk are not in it; `?` in "
+        "results taken before it was recorded).",
         "- **per-event cost growth**: (pipeline s / events) at the largest size over the same "
         "at the smallest, warm runs (cold if no warm), start-up excluded.",
         "",

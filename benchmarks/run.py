@@ -214,17 +214,33 @@ def dir_bytes(path: Path) -> int:
 # ---------------------------------------------------------------- Spark jobs (REST API)
 
 
-def all_jobs(spark) -> list[dict]:
-    """Every job the driver's REST API still holds (empty when the UI is off)."""
+def _rest(spark, what: str) -> list[dict]:
+    """A list from the driver's REST API (``jobs``, ``stages``); empty when the UI is off."""
     url = spark.sparkContext.uiWebUrl
     if not url:
         return []
     app = spark.sparkContext.applicationId
     try:
-        with urllib.request.urlopen(f"{url}/api/v1/applications/{app}/jobs", timeout=30) as r:
+        with urllib.request.urlopen(f"{url}/api/v1/applications/{app}/{what}", timeout=30) as r:
             return json.load(r)
     except OSError:
         return []
+
+
+def all_jobs(spark) -> list[dict]:
+    """Every job the driver's REST API still holds (empty when the UI is off)."""
+    return _rest(spark, "jobs")
+
+
+def _stage_totals(spark, stage_ids: set[int]) -> dict:
+    """Spill and shuffle bytes summed over ``stage_ids`` (every attempt the UI still holds)."""
+    keys = {
+        "spill_disk_bytes": "diskBytesSpilled",
+        "spill_memory_bytes": "memoryBytesSpilled",
+        "shuffle_write_bytes": "shuffleWriteBytes",
+    }
+    stages = [st for st in _rest(spark, "stages") if st.get("stageId") in stage_ids]
+    return {name: sum(int(st.get(key) or 0) for st in stages) for name, key in keys.items()}
 
 
 def spark_jobs(spark, after_job: int) -> dict:
@@ -250,6 +266,7 @@ def spark_jobs(spark, after_job: int) -> dict:
             {"name": j.get("name", "")[:80], "seconds": round(seconds(j), 1)} for j in longest
         ],
         "last_job": max((j["jobId"] for j in mine), default=after_job),
+        **_stage_totals(spark, {sid for j in mine for sid in j.get("stageIds", [])}),
     }
 
 
