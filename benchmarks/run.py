@@ -607,13 +607,14 @@ def main(argv: list[str] | None = None) -> int:
         if measured:  # after a failure it holds the runs that finished
             report["sizes"].append(json.loads(part.read_text()))
             part.unlink()
-        if code != 0 or not measured:
+        failed = code != 0 or not measured
+        if failed:
             report.setdefault("failed", []).append({"size": size_label(events), "exit_code": code})
             print(f"bench: size {size_label(events)} failed (exit {code})", file=sys.stderr)
         report["growth"] = {run: growth(report["sizes"], run) for run in ("cold", "warm")}
         report["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         out.write_text(json.dumps(report, indent=1) + "\n")  # after every size: partial results
-        if code != 0 or not measured:
+        if failed:
             break
     print(f"bench: wrote {out}", file=sys.stderr)
     if not args.no_doc:
