@@ -3,6 +3,7 @@
     ./dev bench                                   # 1M, 4M, 16M events (hours on 2 cores)
     ./dev bench --sizes 100k --out benchmarks/results/dev.json
     ./dev bench --render benchmarks/results/<name>.json   # only regenerate docs/performance.md
+    ./dev bench --sizes 200k --stages ingest --cold-only  # quick: ingest + its baselines only
 
 One size runs in its own Python process (so its JVM starts cold), which:
 
@@ -14,11 +15,19 @@ One size runs in its own Python process (so its JVM starts cold), which:
    the same landing files (JVM, jars and JIT already warm; OS page cache holds the landing files).
 
 Stages, in order: ingest, attribute, cohorts (as of the last generated day), report (the
-``reports:`` section), retention (the ``retention:`` section). "Pipeline time" is the sum of
-their wall times; start-up is never part of it. Per stage the script records wall time, events
+``reports:`` section), retention (the ``retention:`` section); ``--stages`` runs a prefix of
+them (``--stages ingest``: ingest only). "Pipeline time" is the sum of the wall times of the
+stages run; start-up is never part of it. Per stage the script records wall time, events
 per second, the peak RSS of this Python process plus its driver JVM (sampled every 0.2 s), bytes
 and data files on disk per Delta table, the Spark jobs it ran (from the driver's REST API), the
-load average before and after, and the top functions of a cProfile of the stage.
+task-time balance of its heaviest Spark stage (most executor run time: slowest task / median
+task), the load average before and after, and the top functions of a cProfile of the stage.
+
+After groupetl's runs, the same process measures the ingest **baselines** (``benchmarks/
+baselines/``: the Spark floor in this session, DuckDB in a child process) on the same landing
+files, so every result carries its own yardstick: each baseline's time, raw records per
+core-second, and groupetl's ingest time over it (``sizes[].baselines``,
+``sizes[].ingest_vs_baselines``).
 
 The generated data is kept under ``data/bench/<size>/`` and reused when its spec matches.
 """
@@ -33,12 +42,15 @@ import os
 import platform
 import pstats
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from baselines import REGISTRY as BASELINES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "conf" / "local.yaml"
@@ -214,8 +226,8 @@ def dir_bytes(path: Path) -> int:
 # ---------------------------------------------------------------- Spark jobs (REST API)
 
 
-def _rest(spark, what: str) -> list[dict]:
-    """A list from the driver's REST API (``jobs``, ``stages``); empty when the UI is off."""
+def _rest(spark, what: str):
+    """JSON from the driver's REST API (``jobs``, ``stages``, ...); ``[]`` when the UI is off."""
     url = spark.sparkContext.uiWebUrl
     if not url:
         return []
@@ -232,15 +244,55 @@ def all_jobs(spark) -> list[dict]:
     return _rest(spark, "jobs")
 
 
-def _stage_totals(spark, stage_ids: set[int]) -> dict:
-    """Spill and shuffle bytes summed over ``stage_ids`` (every attempt the UI still holds)."""
+def _stage_totals(stages: list[dict]) -> dict:
+    """Spill and shuffle bytes summed over ``stages`` (every attempt the UI still holds)."""
     keys = {
         "spill_disk_bytes": "diskBytesSpilled",
         "spill_memory_bytes": "memoryBytesSpilled",
         "shuffle_write_bytes": "shuffleWriteBytes",
     }
-    stages = [st for st in _rest(spark, "stages") if st.get("stageId") in stage_ids]
     return {name: sum(int(st.get(key) or 0) for st in stages) for name, key in keys.items()}
+
+
+def heaviest_stage(spark, stages: list[dict]) -> dict | None:
+    """Task-time balance of the Spark stage with the most executor run time among ``stages``.
+
+    In ingest that is the parse (the job that materializes the classified records). From the
+    driver's ``/stages/<id>/<attempt>/taskList`` (successful tasks; ``taskSummary``'s quantiles
+    if the list is unavailable): the slowest and the median task duration, and their ratio
+    (1.0 = perfectly balanced; a stage of one task is 1.0).
+    """
+    done = [st for st in stages if st.get("status") == "COMPLETE"]
+    if not done:
+        return None
+    st = max(done, key=lambda s: int(s.get("executorRunTime") or 0))
+    sid, attempt = st["stageId"], st.get("attemptId", 0)
+    n = int(st.get("numTasks") or 0) + int(st.get("numFailedTasks") or 0) + 10
+    tasks = _rest(spark, f"stages/{sid}/{attempt}/taskList?offset=0&length={n}")
+    durations = sorted(
+        t["duration"]
+        for t in (tasks if isinstance(tasks, list) else [])
+        if t.get("status") == "SUCCESS" and t.get("duration") is not None
+    )
+    if durations:
+        median, slowest = statistics.median(durations), durations[-1]
+    else:
+        summary = _rest(spark, f"stages/{sid}/{attempt}/taskSummary?quantiles=0.5,1.0")
+        summary = summary if isinstance(summary, dict) else {}
+        median, slowest = [*(summary.get("duration") or []), None, None][:2]
+    run_ms = int(st.get("executorRunTime") or 0)
+    total_run = sum(int(s.get("executorRunTime") or 0) for s in done)
+    return {
+        "stage_id": sid,
+        "attempt": attempt,
+        "name": (st.get("name") or "")[:100],
+        "tasks": st.get("numCompleteTasks", st.get("numTasks")),
+        "executor_run_seconds": round(run_ms / 1000, 1),
+        "share_of_executor_run": round(run_ms / total_run, 3) if total_run else None,
+        "task_median_seconds": round(median / 1000, 2) if median is not None else None,
+        "task_max_seconds": round(slowest / 1000, 2) if slowest is not None else None,
+        "max_over_median": round(slowest / median, 2) if median and slowest is not None else None,
+    }
 
 
 def spark_jobs(spark, after_job: int) -> dict:
@@ -258,6 +310,8 @@ def spark_jobs(spark, after_job: int) -> dict:
         return (end - start).total_seconds()
 
     longest = sorted(mine, key=seconds, reverse=True)[:5]
+    stage_ids = {sid for j in mine for sid in j.get("stageIds", [])}
+    stages = [st for st in _rest(spark, "stages") if st.get("stageId") in stage_ids]
     return {
         "jobs": len(mine),
         "tasks": sum(j.get("numTasks", 0) for j in mine),
@@ -266,7 +320,8 @@ def spark_jobs(spark, after_job: int) -> dict:
             {"name": j.get("name", "")[:80], "seconds": round(seconds(j), 1)} for j in longest
         ],
         "last_job": max((j["jobId"] for j in mine), default=after_job),
-        **_stage_totals(spark, {sid for j in mine for sid in j.get("stageIds", [])}),
+        **_stage_totals(stages),
+        "heaviest_stage": heaviest_stage(spark, stages),
     }
 
 
@@ -296,7 +351,9 @@ def bench_config(base_config: Path, root: Path, warehouse: Path, out: Path) -> P
     data["paths"] = {"root": str(root), "landing": "landing", "warehouse": str(warehouse)}
     # Keep every job in the driver's REST API, so the per-stage job counts are complete.
     spark = data.setdefault("spark", {})
-    spark.setdefault("options", {})["spark.ui.retainedJobs"] = "100000"
+    options = spark.setdefault("options", {})
+    options["spark.ui.retainedJobs"] = "100000"
+    options["spark.ui.retainedStages"] = "100000"  # the per-stage spill and task balance
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out
 
@@ -331,10 +388,10 @@ def run_stage(spark, config, name: str, as_of: dt.date):
     raise ValueError(name)
 
 
-def pipeline_run(spark, config, label: str, events: int, as_of, sampler, say) -> dict:
-    """All stages once on ``config``'s (fresh) warehouse; per-stage measurements."""
+def pipeline_run(spark, config, label: str, events: int, as_of, sampler, say, names=STAGES) -> dict:
+    """The stages ``names`` once on ``config``'s (fresh) warehouse; per-stage measurements."""
     stages = {}
-    for name in STAGES:
+    for name in names:
         last_job = max((j["jobId"] for j in all_jobs(spark)), default=-1)
         load_before = loadavg()
         sampler.window()
@@ -364,7 +421,10 @@ def pipeline_run(spark, config, label: str, events: int, as_of, sampler, say) ->
     return {
         "stages": stages,
         "pipeline_seconds": round(seconds, 2),
-        "core_seconds": round(sum(stages[n]["seconds"] for n in CORE_STAGES), 2),
+        # None when a core stage was not run (--stages)
+        "core_seconds": round(sum(stages[n]["seconds"] for n in CORE_STAGES), 2)
+        if all(n in stages for n in CORE_STAGES)
+        else None,
         "seconds_per_million_events": round(seconds / events * 1e6, 2),
         "peak_rss_bytes": max(s["peak_rss_bytes"] for s in stages.values()),
         "disk": warehouse_usage(config.paths.warehouse),
@@ -445,13 +505,31 @@ def worker(args) -> None:
         "generate": gen,
         "startup": startup,
         "spark_conf": spark_conf,
+        "stages_run": list(args.stages),
         "runs": runs,
     }
     for run in ("cold", "warm") if not args.cold_only else ("cold",):
         say(f"[{label}] {run} run")
-        runs[run] = pipeline_run(spark, configs[run], run, events, as_of, sampler, say)
+        runs[run] = pipeline_run(spark, configs[run], run, events, as_of, sampler, say, args.stages)
         # Written after every run: a large size takes hours, and a cold run that finished
         # must survive a warm run that is killed or runs out of memory.
+        result["jvm_vmhwm_bytes"] = sampler.jvm_hwm()
+        args.part.write_text(json.dumps(result, indent=1))
+    if args.baselines:
+        from baselines import Context, run_baselines
+
+        say(f"[{label}] baselines: {', '.join(args.baselines)}")
+        ctx = Context(
+            landing=root / "landing",
+            work_dir=runs_dir / "baselines",
+            cores=os.cpu_count() or 1,
+            raw_records=manifest["records_total"],
+            spark=spark,
+            sampler=sampler,
+            say=say,
+        )
+        result["baselines"] = run_baselines(args.baselines, ctx)
+        result["ingest_vs_baselines"] = ingest_vs_baselines(result, ctx.cores)
         result["jvm_vmhwm_bytes"] = sampler.jvm_hwm()
         args.part.write_text(json.dumps(result, indent=1))
     sampler.stop_event.set()
@@ -469,24 +547,55 @@ def growth(sizes: list[dict], run: str) -> dict | None:
     if len(done) < 2:
         return None
     small, large = done[0], done[-1]
-    cost_small = small["runs"][run]["pipeline_seconds"] / small["events"]
-    cost_large = large["runs"][run]["pipeline_seconds"] / large["events"]
-    rec_small = small["runs"][run]["pipeline_seconds"] / small["records_total"]
-    rec_large = large["runs"][run]["pipeline_seconds"] / large["records_total"]
+    s_stages, l_stages = small["runs"][run]["stages"], large["runs"][run]["stages"]
+    common = [n for n in STAGES if n in s_stages and n in l_stages]
+    if not common:
+        return None
+    s_seconds = sum(s_stages[n]["seconds"] for n in common)
+    l_seconds = sum(l_stages[n]["seconds"] for n in common)
+    cost_small = s_seconds / small["events"]
+    cost_large = l_seconds / large["events"]
+    rec_small = s_seconds / small["records_total"]
+    rec_large = l_seconds / large["records_total"]
     return {
+        "stages": common,
         "per_record_ratio": round(rec_large / rec_small, 3),
         "from": small["label"],
         "to": large["label"],
         "ratio": round(cost_large / cost_small, 3),
         "per_stage": {
             name: round(
-                (large["runs"][run]["stages"][name]["seconds"] / large["events"])
-                / (small["runs"][run]["stages"][name]["seconds"] / small["events"]),
+                (l_stages[name]["seconds"] / large["events"])
+                / (s_stages[name]["seconds"] / small["events"]),
                 3,
             )
-            for name in STAGES
+            for name in common
         },
     }
+
+
+def ingest_vs_baselines(size: dict, cores: int) -> dict:
+    """groupetl's ingest beside each baseline of this size: raw records per core-second of each
+    and groupetl ingest seconds / baseline seconds, per run (cold, warm)."""
+    records = size["records_total"]
+    groupetl, ratio = {}, {}
+    for run, r in size["runs"].items():
+        ingest = r["stages"].get("ingest")
+        if not ingest or ingest.get("error"):
+            continue
+        seconds = ingest["seconds"]
+        groupetl[run] = {
+            "seconds": seconds,
+            "records_per_core_second": round(records / seconds / cores) if seconds else None,
+            "peak_rss_bytes": ingest["peak_rss_bytes"],
+            "parse_stage": (ingest.get("spark") or {}).get("heaviest_stage"),
+        }
+        ratio[run] = {
+            name: round(seconds / b["seconds"], 2) if b.get("seconds") else None
+            for name, b in (size.get("baselines") or {}).items()
+            if "ingest" in b.get("compares_to", ["ingest"])
+        }
+    return {"cores": cores, "raw_records": records, "groupetl": groupetl, "ratio": ratio}
 
 
 def merge_results(reports: list[dict]) -> dict:
@@ -515,6 +624,23 @@ def merge_results(reports: list[dict]) -> dict:
     return merged
 
 
+def parse_stages(parser, text: str) -> tuple[str, ...]:
+    """``--stages``: names in pipeline order, each needing the ones before it (a prefix)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in STAGES]
+    if unknown or not names:
+        parser.error(
+            f"--stages: unknown {', '.join(unknown) or '(none)'}; known: {','.join(STAGES)}"
+        )
+    chosen = tuple(n for n in STAGES if n in names)
+    if chosen != STAGES[: len(chosen)]:
+        parser.error(
+            f"--stages: each stage needs the ones before it; run a prefix of {','.join(STAGES)} "
+            f"(e.g. {','.join(STAGES[: STAGES.index(chosen[-1]) + 1])})"
+        )
+    return chosen
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1M,4M,16M", help="events per size, e.g. 100k,1M")
@@ -537,12 +663,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cold-only", action="store_true", help="skip the warm run")
+    parser.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help="stages to run, a prefix of the pipeline order "
+        f"({','.join(STAGES)}); e.g. 'ingest' for the quick ingest loop (default: all)",
+    )
+    parser.add_argument(
+        "--baselines",
+        default=",".join(BASELINES),
+        help=f"ingest yardsticks measured after groupetl's runs ({','.join(BASELINES)}; "
+        "'none' for none; default: all)",
+    )
     parser.add_argument("--keep-warehouses", action="store_true")
     parser.add_argument("--note", default="", help="free text stored in the JSON (e.g. contention)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--events", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--part", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.stages = parse_stages(parser, args.stages)
+    args.baselines = [] if args.baselines.strip() in ("", "none") else args.baselines.split(",")
+    unknown = [b for b in args.baselines if b not in BASELINES]
+    if unknown:
+        parser.error(f"--baselines: unknown {', '.join(unknown)} (known: {', '.join(BASELINES)})")
     os.environ.setdefault("GROUPETL_IVY_DIR", str(ROOT / ".cache" / "ivy"))
 
     if args.worker:
@@ -574,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "note": args.note,
         "sizes_requested": [size_label(s) for s in sizes],
+        "stages_requested": list(args.stages),
+        "baselines_requested": list(args.baselines),
         "sizes": [],
     }
     for events in sizes:
@@ -598,6 +743,12 @@ def main(argv: list[str] | None = None) -> int:
             str(args.days),
             "--seed",
             str(args.seed),
+        ]
+        cmd += [
+            "--stages",
+            ",".join(args.stages),
+            "--baselines",
+            ",".join(args.baselines) or "none",
         ]
         cmd += ["--cold-only"] if args.cold_only else []
         cmd += ["--keep-warehouses"] if args.keep_warehouses else []
