@@ -9,9 +9,12 @@ Export line is one record without being read as an envelope.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from pyspark.sql import functions as F
 
+from groupetl.config import load_config
+from groupetl.ingest.classify import record_type, with_raw
 from groupetl.ingest.formats import Format
 from groupetl.ingest.functions import position_in
 from groupetl.ingest.records import explode_records
@@ -27,8 +30,15 @@ def _lines(spark, *rows: tuple[str, str]):
 
 
 def _records(spark, *rows: tuple[str, str]) -> list[tuple]:
-    out = explode_records(_lines(spark, *rows)).select(
-        C.SOURCE_FILE, C.RECORD_INDEX, C.REASON, "_rec"
+    """(file, record index, reason, record text) per record; the text is the record's raw
+    JSON as the quarantine would store it, and for an accepted record its event type."""
+    config = load_config(Path(__file__).resolve().parent.parent / "conf" / "local.yaml")
+    exploded = explode_records(_lines(spark, *rows), record_type(config))
+    out = exploded.transform(with_raw).select(
+        C.SOURCE_FILE,
+        C.RECORD_INDEX,
+        C.REASON,
+        F.when(F.col(C.REASON).isNull(), F.col("_rec.event_type")).otherwise(F.col(C.RAW)),
     )
     return sorted(
         (tuple(r) for r in out.collect()), key=lambda r: (r[0], r[1] if r[1] is not None else -1)
@@ -43,8 +53,8 @@ def test_an_empty_list_holds_no_records_and_its_neighbours_are_kept(spark) -> No
         (Format.SEGMENT, '{"batch": []}'),
     )
     assert got == [
-        ("f1.json", 0, None, '{"event_type":"A"}'),
-        ("f1.json", 1, Q.NOT_AN_OBJECT, None),
+        ("f1.json", 0, None, "A"),
+        ("f1.json", 1, Q.NOT_AN_OBJECT, "42"),
     ]
 
 
@@ -56,16 +66,16 @@ def test_a_bad_line_is_one_record_without_index(spark) -> None:
         (Format.AMPLITUDE_HTTP, '{"api_key": "k"}'),  # no list where the format needs one
     )
     assert got == [
-        ("f0.json", None, Q.INVALID_JSON, None),
-        ("f1.json", None, Q.NOT_AN_OBJECT, None),
-        ("f2.json", None, Q.UNKNOWN_FORMAT, None),
+        ("f0.json", None, Q.INVALID_JSON, '{"events": [{"event_type": "A"}'),
+        ("f1.json", None, Q.NOT_AN_OBJECT, "[1, 2]"),
+        ("f2.json", None, Q.UNKNOWN_FORMAT, '{"api_key": "k"}'),
     ]
 
 
 def test_an_export_line_is_its_own_record(spark) -> None:
     line = '\ufeff{"event_type": "A", "events": "not a list"}'
     got = _records(spark, (Format.AMPLITUDE_EXPORT, line))
-    assert got == [("f0.json", 0, None, line.removeprefix("\ufeff"))]
+    assert got == [("f0.json", 0, None, "A")]
 
 
 def test_position_in_is_one_based_and_zero_when_absent(spark) -> None:

@@ -66,13 +66,13 @@ def _groups_json(fmt: Column, r: Column) -> Column:
 def parse_amplitude(records: DataFrame, config: ProjectConfig) -> DataFrame:
     """Fill the parsed fields (:data:`shape.PARSED`) of the Amplitude records among ``records``.
 
-    In: rows of :data:`shape.PARSED` plus ``_rec`` and ``_env_min_id_length``; the Amplitude rows
+    In: rows of :data:`shape.PARSED` plus ``_rec`` (the record's fields, read with at least
+    :data:`RECORD`) and ``_env_min_id_length``; the Amplitude rows
     are those of an Amplitude format whose REASON is null. Out: the same rows; the others unchanged.
     """
     fmt = F.col(C.FILE_FORMAT)
     mine = F.col(C.REASON).isNull() & fmt.isin(*Format.AMPLITUDE)
-    staged = records.withColumn("_r", F.when(mine, F.from_json(F.col(N.REC), RECORD)))
-    r = F.col("_r")
+    r = F.col(N.REC)
     event_type = F.when(
         ~fmt.isin(Format.AMPLITUDE_IDENTIFY, Format.AMPLITUDE_GROUP_IDENTIFY), r["event_type"]
     )
@@ -99,4 +99,4 @@ def parse_amplitude(records: DataFrame, config: ProjectConfig) -> DataFrame:
         N.PROPS_JSON: F.when(kind != KIND_ASSIGNMENT, r["group_properties"]),
         N.PROPS_PLAIN: F.lit(False),
     }
-    return fill_parsed(staged, mine, fields).drop("_r")
+    return fill_parsed(records, mine, fields)

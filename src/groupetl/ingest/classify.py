@@ -13,16 +13,18 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import DataType, StructField, StructType
 
 from groupetl.config import ProjectConfig
+from groupetl.ingest import amplitude, posthog, segment
 from groupetl.ingest.amplitude import parse_amplitude
 from groupetl.ingest.formats import SOURCE_OF_FORMAT
 from groupetl.ingest.groups import with_groups
 from groupetl.ingest.posthog import parse_posthog
 from groupetl.ingest.properties import with_operations
-from groupetl.ingest.records import explode_records
+from groupetl.ingest.records import explode_records, raw_of_record
 from groupetl.ingest.segment import parse_segment
-from groupetl.ingest.shape import PARSED, PARSER_FIELDS
+from groupetl.ingest.shape import PARSED, PARSER_FIELDS, N
 from groupetl.ingest.validate import with_event_fields, with_reason
 from groupetl.schemas import C
 
@@ -42,19 +44,69 @@ def _with_parser_fields(records: DataFrame) -> DataFrame:
     )
 
 
+def record_type(config: ProjectConfig) -> StructType:
+    """The struct every raw record is read into: the union of the parsers' record fields (a
+    name shared by two formats has one type) plus the Segment groups path's field."""
+    fields: dict[str, StructField] = {}
+    for ddl in (amplitude.RECORD, segment.RECORD, posthog.RECORD):
+        parsed = DataType.fromDDL(ddl)
+        assert isinstance(parsed, StructType)
+        for f in parsed.fields:
+            if fields.setdefault(f.name, f).dataType != f.dataType:
+                raise ValueError(f"record field {f.name} has two types in the parsers")
+    union = StructType(list(fields.values()))
+    return segment.with_groups_path(union, config.segment.event_groups_path)
+
+
 def parse_records(lines: DataFrame, config: ProjectConfig) -> DataFrame:
     """Bronze lines -> one parsed row per raw record (:data:`shape.PARSED`), all formats.
 
-    One pass: each format's parser fills its own rows of the same DataFrame.
+    One pass: each line is parsed once (:mod:`groupetl.ingest.records`) and each format's
+    parser fills its own rows of the same DataFrame.
     """
+    rtype = record_type(config)
     return (
-        explode_records(lines)
+        explode_records(lines, rtype)
         .transform(_with_parser_fields)
         .transform(parse_amplitude, config)
-        .transform(parse_segment, config)
+        .transform(parse_segment, config, rtype)
         .transform(parse_posthog, config)
         .select(*PARSED)
     )
+
+
+def with_raw(df: DataFrame) -> DataFrame:
+    """Give every quarantined record of a one-parse list body its JSON text, and drop the body.
+
+    In: classified rows with ``_line`` (null except for one-parse list records). Out: the same
+    rows without ``_line``; ``raw`` of a quarantined record is its text, read from the body only
+    for those records (they are few), exactly as the careful path would have kept it.
+    """
+    missing = F.col(C.REASON).isNotNull() & F.col(C.RAW).isNull() & F.col(N.LINE).isNotNull()
+    raw = F.when(missing, raw_of_record(F.col(N.LINE), F.col(C.RECORD_INDEX))).otherwise(
+        F.col(C.RAW)
+    )
+    return df.withColumn(C.RAW, raw).drop(N.LINE)
+
+
+def with_raw_from_lines(df: DataFrame, lines: DataFrame) -> DataFrame:
+    """:func:`with_raw` for records quarantined after classification (the key limit), whose
+    body is no longer carried: their bodies are looked up in the batch's bronze lines.
+
+    In: classified rows (no ``_line``) and the batch's bronze lines. Out: the same rows; a
+    quarantined record of a list body with no ``raw`` gets its text. The records to fix are
+    few: their pointers are broadcast, the rows are not shuffled.
+    """
+    need = F.col(C.REASON).isNotNull() & F.col(C.RAW).isNull() & F.col(C.RECORD_INDEX).isNotNull()
+    wanted = df.filter(need).select(C.RECORD_ID, C.SOURCE_FILE, C.LINE_NUMBER, C.RECORD_INDEX)
+    body = F.regexp_replace(F.col(C.RAW), "^\ufeff", "")
+    found = (
+        lines.select(C.SOURCE_FILE, C.LINE_NUMBER, C.FILE_FORMAT, body.alias(N.LINE))
+        .join(F.broadcast(wanted), on=[C.SOURCE_FILE, C.LINE_NUMBER])
+        .select(C.RECORD_ID, raw_of_record(F.col(N.LINE), F.col(C.RECORD_INDEX)).alias("_found"))
+    )
+    fixed = df.join(F.broadcast(found), on=C.RECORD_ID, how="left")
+    return fixed.withColumn(C.RAW, F.coalesce(F.col(C.RAW), F.col("_found"))).drop("_found")
 
 
 def classify(lines: DataFrame, config: ProjectConfig) -> DataFrame:
@@ -69,4 +121,5 @@ def classify(lines: DataFrame, config: ProjectConfig) -> DataFrame:
         .transform(with_operations)
         .transform(with_event_fields)
         .transform(with_reason)
+        .transform(with_raw)
     )

@@ -147,9 +147,15 @@ def last_wins(entries: Column) -> Column:
     )
 
 
-def variant_entries(text: Column | str) -> Column:
-    """Entries (key, VARIANT value) of a JSON object text, in listed order, keys unique."""
-    return last_wins(F.map_entries(F.from_json(col(text), VARIANT_MAP)))
+def object_map(text: Column | str) -> Column:
+    """The JSON object ``text`` as map<string, variant> (listed order, repeated keys kept);
+    null when it is absent (:func:`is_absent_json`) or is not a JSON object.
+
+    One parse answers both "is it an object?" and "what does it hold?": ``from_json`` into a
+    map is null exactly for text that is not a JSON object (what :func:`is_json_object` tests
+    with a parse of its own). Stage it in a column of its own: it is read several times.
+    """
+    return F.when(~is_absent_json(text), F.from_json(col(text), VARIANT_MAP))
 
 
 def ms_time(ts: Column) -> Column:

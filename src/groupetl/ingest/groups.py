@@ -49,8 +49,9 @@ def _entry_values(value: Column) -> tuple[Column, Column]:
     return F.array_distinct(present), bad
 
 
-def _classified(groups_json: Column, declared: tuple[str, ...]) -> Column:
-    """Entries struct(rank, key, values, long, bad) of the groups object, in listed order."""
+def _classified(groups_map: Column, declared: tuple[str, ...]) -> Column:
+    """Entries struct(rank, key, values, long, bad) of the groups object (map<string,variant>
+    from :func:`fx.object_map`), in listed order."""
 
     def entry(e: Column, i: Column) -> Column:
         values, bad = _entry_values(e["value"])
@@ -64,7 +65,7 @@ def _classified(groups_json: Column, declared: tuple[str, ...]) -> Column:
             (bad | (e["key"] == "")).alias("bad"),
         )
 
-    return F.transform(fx.variant_entries(groups_json), entry)
+    return F.transform(fx.last_wins(F.map_entries(groups_map)), entry)
 
 
 def _tracked(entries: Column) -> tuple[Column, Column]:
@@ -101,9 +102,10 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
     (why the groups are invalid, or null) and ``_reports`` (array of struct(reason, detail)).
     """
     gj = F.col(N.GROUPS_JSON)
-    not_object = ~fx.is_absent_json(gj) & ~fx.is_json_object(gj)
-    staged = df.withColumn(
-        "_g", F.when(~not_object & ~fx.is_absent_json(gj), _classified(gj, declared_types))
+    staged = df.withColumn("_gm", fx.object_map(gj))
+    not_object = ~fx.is_absent_json(gj) & F.col("_gm").isNull()
+    staged = staged.withColumn(
+        "_g", F.when(F.col("_gm").isNotNull(), _classified(F.col("_gm"), declared_types))
     )
     g = F.coalesce(F.col("_g"), F.array().cast(_ENTRY_TYPE))
     bad_keys = F.transform(F.filter(g, lambda e: e["bad"]), lambda e: e["key"])
@@ -135,4 +137,4 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
         F.coalesce(groups, F.create_map().cast(_GROUPS_TYPE)).alias(C.GROUPS),
         error.alias(N.GROUPS_ERROR),
         reports.alias(N.REPORTS),
-    ).drop("_g")
+    ).drop("_g", "_gm")

@@ -48,7 +48,7 @@ def _event_properties(properties: Column) -> Column:
     """``properties`` without the group keys, as JSON object text (null when not an object)."""
     parsed = F.from_json(properties, fx.VARIANT_MAP)
     kept = F.map_filter(parsed, lambda k, _v: ~k.isin(*NOT_EVENT_PROPERTIES))
-    return F.when(fx.is_json_object(properties), F.to_json(kept)).otherwise(properties)
+    return F.when(parsed.isNotNull(), F.to_json(kept)).otherwise(properties)
 
 
 def parse_posthog(records: DataFrame, config: ProjectConfig) -> DataFrame:
@@ -58,9 +58,10 @@ def parse_posthog(records: DataFrame, config: ProjectConfig) -> DataFrame:
     those of format ``posthog`` whose REASON is null. Out: the same rows; the others unchanged.
     """
     mine = F.col(C.REASON).isNull() & (F.col(C.FILE_FORMAT) == Format.POSTHOG)
-    staged = records.withColumn("_r", F.when(mine, F.from_json(F.col(N.REC), RECORD)))
-    staged = staged.withColumn("_p", F.from_json(F.col("_r.properties"), PROPERTIES))
-    r, p = F.col("_r"), F.col("_p")
+    staged = records.withColumn(
+        "_p", F.when(mine, F.from_json(F.col(N.REC)["properties"], PROPERTIES))
+    )
+    r, p = F.col(N.REC), F.col("_p")
     kind = _kind(r["event"])
     group_pair = ~fx.is_blank(p["$group_type"]) & p["$group_key"].isNotNull()
     group_identify = F.when(group_pair, F.to_json(F.create_map(p["$group_type"], p["$group_key"])))
@@ -87,4 +88,4 @@ def parse_posthog(records: DataFrame, config: ProjectConfig) -> DataFrame:
         N.PROPS_JSON: F.when(kind == KIND_PROPERTY, p["$group_set"]),
         N.PROPS_PLAIN: F.lit(True),
     }
-    return fill_parsed(staged, mine, fields).drop("_r", "_p")
+    return fill_parsed(staged, mine, fields).drop("_p")

@@ -117,9 +117,9 @@ def _resolved(items: Column) -> tuple[Column, Column]:
 def _with_items(df: DataFrame) -> DataFrame:
     """Add ``_items`` (every (operation, property, value) named) and ``_props_error``."""
     pj, plain = F.col(N.PROPS_JSON), F.col(N.PROPS_PLAIN)
-    absent = fx.is_absent_json(pj)
-    not_object = ~absent & ~fx.is_json_object(pj)
-    entries = F.when(~absent & ~not_object, fx.variant_entries(pj))
+    df = df.withColumn("_pm", fx.object_map(pj))
+    not_object = ~fx.is_absent_json(pj) & F.col("_pm").isNull()
+    entries = fx.last_wins(F.map_entries(F.col("_pm")))
 
     def per_entry(e: Column) -> Column:
         items, error = _items(e, plain)
@@ -139,7 +139,7 @@ def _with_items(df: DataFrame) -> DataFrame:
         .when(F.size(errors) > 0, F.concat_ws("; ", errors))
         .when(bad_add, F.lit("$add needs a number"))
     )
-    return staged.withColumns({"_items": items, N.PROPS_ERROR: error}).drop("_pe")
+    return staged.withColumns({"_items": items, N.PROPS_ERROR: error}).drop("_pe", "_pm")
 
 
 def _targets() -> Column:

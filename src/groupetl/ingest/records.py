@@ -1,4 +1,4 @@
-"""Bronze lines -> raw records: unwrap each format's body and number its records.
+"""Bronze lines -> raw records: unwrap each format's body and parse every record, once.
 
 A line is one of:
 - a body holding a list of records: Amplitude HTTP V2 / Batch ``{"api_key", "events": [...]}``,
@@ -11,12 +11,26 @@ Every element of the list is one record (``record_index`` 0, 1, ...; a single re
 A line that cannot be unwrapped (not JSON, not an object, no list where the format needs one) is
 ONE record, with a null ``record_index``, quarantined with its reason (SEMANTICS.md "Bad input").
 A body with an empty list holds no records.
+
+How a line is read (parsing JSON is the cost of ingest, docs/architecture.md "Ingest"):
+
+- **one parse** (nearly every line): ``from_json`` of the line with its format's declared schema,
+  the list typed as ``array<struct<record fields>>``, so every record's fields come out of the
+  same parse as the envelope. It applies when that parse reports nothing malformed (Spark's
+  corrupt-record column is null) and the list is there (for Segment and PostHog, or provably
+  absent: the line is then one message). The record's own JSON text is not kept: the few
+  records that end in the quarantine get theirs back from the line (:func:`raw_of_record`).
+- **the careful path** (anything else: not JSON, not an object, a list given as a string, an
+  item that is not an object, a field of an unexpected shape): the envelope and the list are
+  read as text, each record is parsed from its own text, and the line-level reasons are decided
+  as before. Both paths give the same record fields; the careful one keeps each record's text.
 """
 
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 
 from groupetl.ingest import functions as fx
 from groupetl.ingest.formats import Format
@@ -37,6 +51,8 @@ _LIST_FIELD = {
     Format.POSTHOG: "batch",
 }
 _OPTIONAL_LIST = (Format.SEGMENT, Format.POSTHOG)  # a single message per line is fine too
+_CORRUPT = "_corrupt"
+_ENV_FIELDS = ("options", "sentAt", "sent_at")
 
 
 def record_id(source_file: Column, line_number: Column, record_index: Column) -> Column:
@@ -49,19 +65,59 @@ def record_id(source_file: Column, line_number: Column, record_index: Column) ->
     )
 
 
+def line_type(record_type: StructType) -> StructType:
+    """The declared schema every line is read with: the record's fields (a line may be one
+    record), the envelope fields, every format's list typed as records, and the corrupt-record
+    column that tells a line this schema cannot read whole."""
+    fields = {f.name: f for f in record_type.fields}
+    for name in _ENV_FIELDS:
+        fields[name] = StructField(name, StringType())
+    for list_field in sorted(set(_LIST_FIELD.values())):
+        fields[list_field] = StructField(list_field, ArrayType(record_type))
+    fields[_CORRUPT] = StructField(_CORRUPT, StringType())
+    return StructType(list(fields.values()))
+
+
+def _by_format(values: dict[str, Column]) -> Column:
+    """``values[file_format]`` (null for a format not in ``values``)."""
+    fmt = F.col(C.FILE_FORMAT)
+    out: Column = F.lit(None)
+    for name, value in values.items():
+        out = F.when(fmt == name, value).otherwise(out)
+    return out
+
+
 def _list_text(env: Column) -> Column:
     """The text of the line's list of records (its format's list field), or null."""
+    return _by_format({name: env[field] for name, field in _LIST_FIELD.items()}).cast("string")
+
+
+def _surely_no_list(text: Column, field: str) -> Column:
+    """True when the line cannot hold the key ``field``: its quoted name is nowhere in the text
+    and no ``\\u`` escape could spell it. Only then is a Segment/PostHog line with no parsed
+    list one message without reading it a second time."""
+    return ~F.contains(text, F.lit(f'"{field}"')) & ~F.contains(text, F.lit("\\u"))
+
+
+def _one_parse(text: Column, line: Column, record_type: StructType) -> tuple[Column, Column]:
+    """(typed records of the line, or null when the line takes the careful path; is the line
+    one record) from the one-parse struct ``line``."""
     fmt = F.col(C.FILE_FORMAT)
-    list_text: Column = F.lit(None).cast("string")
-    for name, field in _LIST_FIELD.items():
-        list_text = F.when(fmt == name, env[field]).otherwise(list_text)
-    return list_text
+    clean = line[_CORRUPT].isNull()
+    top = F.struct(*[line[f.name].alias(f.name) for f in record_type.fields])
+    lists = {name: line[field] for name, field in _LIST_FIELD.items()}
+    single = (fmt == Format.AMPLITUDE_EXPORT) | (
+        fmt.isin(*_OPTIONAL_LIST) & line["batch"].isNull() & _surely_no_list(text, "batch")
+    )
+    listed = _by_format(lists)
+    records = F.when(clean & single, F.array(top)).when(clean & listed.isNotNull(), listed)
+    return records, single
 
 
 def _records_of_line(
     text: Column, list_text: Column, parsed_list: Column
 ) -> tuple[Column, Column, Column]:
-    """(list of record texts, line-level reason or null, is the line one record) of one line."""
+    """Careful path: (list of record texts, line-level reason or null, is the line one record)."""
     fmt = F.col(C.FILE_FORMAT)
     single = (fmt == Format.AMPLITUDE_EXPORT) | (fmt.isin(*_OPTIONAL_LIST) & list_text.isNull())
     # Parsing is the cost of ingest: the cheap test first, the second parse only when it fails.
@@ -95,57 +151,105 @@ def _line_message(reason: Column) -> Column:
     )
 
 
-def explode_records(lines: DataFrame) -> DataFrame:
+def raw_of_record(line: Column, record_index: Column) -> Column:
+    """The JSON text of record ``record_index`` of a list body ``line``, exactly as the careful
+    path reads it (the list field as text, then its items as text). For the few quarantined
+    records of one-parse lines: their text is read again only when it is to be stored."""
+    env = F.from_json(line, ENVELOPE)
+    items = F.from_json(_list_text(env), "array<string>")
+    return F.get(items, record_index)
+
+
+def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
     """One row per raw record of the bronze lines given (columns :data:`shape.EXPLODED`).
 
-    In: bronze record rows (``BRONZE_RECORDS`` columns). Out: each record's JSON text in ``_rec``
-    and its pointer; REASON/MESSAGE set when the line or the record is unusable as a record.
+    In: bronze record rows (``BRONZE_RECORDS`` columns) and the struct every record is read
+    into (the union of the parsers' fields). Out: each record's fields in ``_rec`` (null when the
+    line or the record is unusable), its pointer, REASON/MESSAGE set when the line or the record
+    is unusable as a record, and ``raw``: the record's text where it was read (a line-level
+    failure keeps the whole line), else null with ``_line`` holding the body to take it from.
     """
     # A UTF-8 byte order mark at the start of a file is not part of the JSON; bronze keeps it.
-    # Text and envelope in projections of their own: each is used several times below and must
-    # be computed once (an Export line is one record with no envelope: not parsed as one).
     prepared = lines.withColumn("_text", F.regexp_replace(F.col(C.RAW), "^\ufeff", ""))
-    is_export = F.col(C.FILE_FORMAT) == Format.AMPLITUDE_EXPORT
+    text = F.col("_text")
     prepared = prepared.withColumn(
-        "_env", F.when(~is_export, F.from_json(F.col("_text"), ENVELOPE))
+        "_line", F.from_json(text, line_type(record_type), {"columnNameOfCorruptRecord": _CORRUPT})
+    )
+    typed, typed_single = _one_parse(text, F.col("_line"), record_type)
+    prepared = prepared.withColumns({"_typed": typed, "_typed_single": typed_single})
+    careful = F.col("_typed").isNull()
+    # The careful path: envelope and list as text, computed only for its own lines.
+    prepared = prepared.withColumn(
+        "_env",
+        F.when(
+            careful & (F.col(C.FILE_FORMAT) != Format.AMPLITUDE_EXPORT), F.from_json(text, ENVELOPE)
+        ),
     )
     prepared = prepared.withColumn("_list_text", _list_text(F.col("_env")))
-    prepared = prepared.withColumn("_list", F.from_json(F.col("_list_text"), "array<string>"))
-    text, env = F.col("_text"), F.col("_env")
+    prepared = prepared.withColumn(
+        "_list", F.when(careful, F.from_json(F.col("_list_text"), "array<string>"))
+    )
     items, line_reason, single = _records_of_line(text, F.col("_list_text"), F.col("_list"))
+    # the body's options and send time (an Export line is one record, with no body)
+    env = F.when(careful, F.struct(*[F.col("_env")[f].alias(f) for f in _ENV_FIELDS])).when(
+        F.col(C.FILE_FORMAT) != Format.AMPLITUDE_EXPORT,
+        F.struct(*[F.col("_line")[f].alias(f) for f in _ENV_FIELDS]),
+    )
     options = F.from_json(env["options"], "min_id_length string")
+    sent_at = F.coalesce(env["sentAt"], env["sent_at"])
+    text_type = StructType([StructField("r", record_type), StructField("t", StringType())])
+    no_text = F.array_repeat(F.lit(None).cast("string"), F.size(F.col("_typed")))
+    fast_items = F.arrays_zip(F.col("_typed"), no_text).cast(ArrayType(text_type))
+    careful_items = F.arrays_zip(
+        F.array_repeat(F.lit(None).cast(record_type), F.size(items)), items
+    ).cast(ArrayType(text_type))
+    line_reason = F.when(careful, line_reason)
     staged = prepared.select(
         *[F.col(c) for c in (C.BATCH_ID, C.INGESTED_AT, C.SOURCE_FILE, C.FILE_FORMAT)],
         C.ARRIVAL_TIME,
         C.LINE_NUMBER,
         C.RAW,
+        text.alias("_text"),
         line_reason.alias("_line_reason"),
-        single.alias("_single"),
+        F.when(careful, single).otherwise(F.col("_typed_single")).alias("_single"),
+        (~careful).alias("_fast"),
         # a failed line is one record: explode a one-element placeholder for it
-        F.when(line_reason.isNull(), items)
-        .otherwise(F.array(F.lit(None).cast("string")))
+        F.when(~careful, fast_items)
+        .when(line_reason.isNull(), careful_items)
+        .otherwise(F.array(F.lit(None).cast(text_type)))
         .alias("_items"),
         options["min_id_length"].try_cast("int").alias(N.ENV_MIN_ID),
-        F.coalesce(env["sentAt"], env["sent_at"]).alias(N.ENV_SENT_AT),
+        sent_at.alias(N.ENV_SENT_AT),
     )
     # _outer: Spark infers no size(_items) > 0 filter for it, which it would push below the
     # projections above and so parse every line twice; the row of an empty list is dropped here
     exploded = (
-        staged.select("*", F.posexplode_outer("_items").alias("_pos", N.REC))
+        staged.select("*", F.posexplode_outer("_items").alias("_pos", "_item"))
         .filter(F.col("_pos").isNotNull())
         .drop("_items")
     )
     line_failed = F.col("_line_reason").isNotNull()
+    fast, single = F.col("_fast"), F.col("_single")
+    rec_text = F.col("_item")["t"]
     index = F.when(line_failed, F.lit(None).cast("int")).otherwise(F.col("_pos").cast("int"))
-    # a one-record line was checked whole above; a list's items are checked one by one
+    # a one-record line was checked whole; a careful list's items are checked one by one; a
+    # one-parse list holds objects, or JSON nulls (not an object either)
     rec_reason = F.when(
-        ~line_failed & ~F.col("_single") & ~fx.is_json_object(N.REC), F.lit(Q.NOT_AN_OBJECT)
+        ~line_failed
+        & ~single
+        & F.when(fast, F.col("_item")["r"].isNull()).otherwise(~fx.is_json_object(rec_text)),
+        F.lit(Q.NOT_AN_OBJECT),
     )
     reason = F.coalesce(F.col("_line_reason"), rec_reason)
-    # reason, not rec_reason: reason is computed once for the row, a second rec_reason here
-    # would parse the record again (conditional branches escape subexpression elimination)
     message = F.when(line_failed, _line_message(F.col("_line_reason"))).when(
         reason.isNotNull(), F.lit("the record is not a JSON object")
+    )
+    record = F.when(
+        reason.isNull(),
+        F.when(fast, F.col("_item")["r"]).otherwise(F.from_json(rec_text, record_type)),
+    )
+    raw = (
+        F.when(line_failed, F.col(C.RAW)).when(fast & single, F.col("_text")).when(~fast, rec_text)
     )
     return exploded.select(
         C.BATCH_ID,
@@ -156,8 +260,10 @@ def explode_records(lines: DataFrame) -> DataFrame:
         C.LINE_NUMBER,
         index.alias(C.RECORD_INDEX),
         record_id(F.col(C.SOURCE_FILE), F.col(C.LINE_NUMBER), index).alias(C.RECORD_ID),
-        F.when(line_failed, F.col(C.RAW)).otherwise(F.col(N.REC)).alias(C.RAW),
-        F.when(reason.isNull(), F.col(N.REC)).alias(N.REC),
+        raw.alias(C.RAW),
+        F.when(fast & ~single, F.col("_text")).alias(N.LINE),
+        record.alias(N.REC),
+        rec_text.alias(N.REC_TEXT),
         reason.alias(C.REASON),
         message.alias(C.MESSAGE),
         N.ENV_MIN_ID,

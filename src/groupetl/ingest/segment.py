@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from groupetl.config import ProjectConfig
 from groupetl.ingest import functions as fx
@@ -40,6 +41,48 @@ _KINDS = {
     "identify": KIND_ASSIGNMENT,
     "group": KIND_PROPERTY,
 }
+
+
+def _path_parts(path: str) -> list[str]:
+    return [p for p in path.split(".") if p]
+
+
+def with_groups_path(record_type: StructType, path: str) -> StructType:
+    """``record_type`` with the nested field that reads ``segment.event_groups_path``.
+
+    The path's last part is read as text (an object's JSON, a string's content); its first
+    parts become nested structs, unless the first part is already a text field of the record
+    (then :func:`path_groups` looks inside that text)."""
+    parts = _path_parts(path)
+    names = {f.name for f in record_type.fields}
+    if not parts or parts[0] in names:
+        return record_type
+    leaf: StructType | StringType = StringType()
+    for part in reversed(parts[1:]):
+        leaf = StructType([StructField(part, leaf)])
+    return StructType([*record_type.fields, StructField(parts[0], leaf)])
+
+
+def path_groups(r: Column, text: Column, path: str, record_type: StructType) -> Column:
+    """The value at ``segment.event_groups_path`` of a message as text, or null.
+
+    ``text`` is the message's JSON where it was kept (careful path): read with
+    ``get_json_object`` as always. Otherwise from the parsed fields (``r``).
+    """
+    parts = _path_parts(path)
+    from_text = F.get_json_object(text, fx.json_path(path))
+    if not parts:
+        return from_text
+    first = record_type[parts[0]]
+    if isinstance(first.dataType, StringType):
+        inner = r[parts[0]]
+        if len(parts) > 1:
+            inner = F.get_json_object(inner, fx.json_path(".".join(parts[1:])))
+    else:
+        inner = r
+        for part in parts:
+            inner = inner[part]
+    return F.when(text.isNotNull(), from_text).otherwise(inner)
 
 
 def _event_type(r: Column) -> Column:
@@ -84,15 +127,16 @@ def _time(r: Column) -> tuple[Column, Column]:
     return fx.checked_time(present, fx.iso_time(r["timestamp"]))
 
 
-def parse_segment(records: DataFrame, config: ProjectConfig) -> DataFrame:
+def parse_segment(records: DataFrame, config: ProjectConfig, record_type: StructType) -> DataFrame:
     """Fill the parsed fields (:data:`shape.PARSED`) of the Segment records among ``records``.
 
-    In: rows of :data:`shape.PARSED` plus ``_rec`` and ``_env_sent_at``; the Segment rows are
-    those of format ``segment`` whose REASON is null. Out: the same rows; the others unchanged.
+    In: rows of :data:`shape.PARSED` plus ``_rec`` (fields read with ``record_type``, which
+    holds :data:`RECORD` and :func:`with_groups_path`'s field), ``_rec_text`` and
+    ``_env_sent_at``; the Segment rows are those of format ``segment`` whose REASON is null.
+    Out: the same rows; the others unchanged.
     """
     mine = F.col(C.REASON).isNull() & (F.col(C.FILE_FORMAT) == Format.SEGMENT)
-    staged = records.withColumn("_r", F.when(mine, F.from_json(F.col(N.REC), RECORD)))
-    r = F.col("_r")
+    r = F.col(N.REC)
     kind: Column = F.lit(None).cast("string")
     for message_type, k in _KINDS.items():
         kind = F.when(r["type"] == message_type, F.lit(k)).otherwise(kind)
@@ -103,7 +147,9 @@ def parse_segment(records: DataFrame, config: ProjectConfig) -> DataFrame:
             F.format_string("Segment %s calls are not supported", r["type"])
         ),
     )
-    path_groups = F.get_json_object(F.col(N.REC), fx.json_path(config.segment.event_groups_path))
+    groups_at_path = path_groups(
+        r, F.col(N.REC_TEXT), config.segment.event_groups_path, record_type
+    )
     call_groups, call_props = _group_call(r, config)
     time, problem = _time(r)
     seq = F.coalesce(r["receivedAt"], r["sentAt"], F.col(N.ENV_SENT_AT))
@@ -122,9 +168,9 @@ def parse_segment(records: DataFrame, config: ProjectConfig) -> DataFrame:
         N.MIN_ID: F.lit(config.min_id_length["segment"]),
         N.NEEDS_USER: F.lit(True),
         N.EVENT_PROPS_JSON: F.when(kind == KIND_EVENT, r["properties"]),
-        N.GROUPS_JSON: F.when(kind == KIND_PROPERTY, call_groups).otherwise(path_groups),
+        N.GROUPS_JSON: F.when(kind == KIND_PROPERTY, call_groups).otherwise(groups_at_path),
         N.ASSIGNS: kind.isin(KIND_ASSIGNMENT, KIND_PROPERTY),
         N.PROPS_JSON: F.when(kind == KIND_PROPERTY, call_props),
         N.PROPS_PLAIN: F.lit(True),
     }
-    return fill_parsed(staged, mine, fields).drop("_r")
+    return fill_parsed(records, mine, fields)

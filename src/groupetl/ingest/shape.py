@@ -17,7 +17,9 @@ from groupetl.schemas import C
 class N:
     """Working column names of the ingest pipeline (not stored)."""
 
-    REC = "_rec"  # the record's own JSON text (an element of events/batch/identification)
+    REC = "_rec"  # the record's fields (struct: the union of the parsers' record fields)
+    REC_TEXT = "_rec_text"  # the record's JSON text, where the careful path read it (else null)
+    LINE = "_line"  # a one-parse list body, kept until the quarantined records' text is taken
     ENV_MIN_ID = "_env_min_id_length"  # Amplitude body options.min_id_length
     ENV_SENT_AT = "_env_sent_at"  # Segment/PostHog body sentAt / sent_at
     TIME_PROBLEM = "_time_problem"  # invalid_time | time_out_of_range | null
@@ -62,11 +64,21 @@ POINTER = (
 
 # What ``records.explode_records`` produces: one row per raw record, REASON set when the line or
 # the record is unusable before any format-specific parsing.
-EXPLODED = (*POINTER, N.REC, C.REASON, C.MESSAGE, N.ENV_MIN_ID, N.ENV_SENT_AT)
+EXPLODED = (
+    *POINTER,
+    N.LINE,
+    N.REC,
+    N.REC_TEXT,
+    C.REASON,
+    C.MESSAGE,
+    N.ENV_MIN_ID,
+    N.ENV_SENT_AT,
+)
 
 # What parsing produces (same columns, same order), whatever the format.
 PARSED = (
     *POINTER,
+    N.LINE,
     C.SOURCE,
     C.RECORD_KIND,
     C.REASON,
@@ -108,7 +120,7 @@ PARSER_FIELDS = {
     N.PROPS_JSON: "string",
     N.PROPS_PLAIN: "boolean",
 }
-assert tuple(PARSER_FIELDS) == PARSED[len(POINTER) :]
+assert tuple(PARSER_FIELDS) == PARSED[len(POINTER) + 1 :]
 
 
 def fill_parsed(df: DataFrame, mine: Column, fields: dict[str, Column]) -> DataFrame:

@@ -41,9 +41,9 @@ def with_event_fields(df: DataFrame) -> DataFrame:
     properties are given but are not an object.
     """
     text = F.col(N.EVENT_PROPS_JSON)
-    absent = fx.is_absent_json(text)
-    not_object = ~absent & ~fx.is_json_object(text)
-    parsed = F.when(~absent & ~not_object, F.from_json(text, fx.VARIANT_MAP))
+    df = df.withColumn("_epm", fx.object_map(text))
+    parsed = F.col("_epm")
+    not_object = ~fx.is_absent_json(text) & parsed.isNull()
     as_text = F.transform_values(
         parsed,
         lambda _k, v: (
@@ -64,6 +64,7 @@ def with_event_fields(df: DataFrame) -> DataFrame:
         )
         .withColumn(N.REPORTS, F.concat(F.col(N.REPORTS), cut_reports))
         .withColumn(C.EVENT_TYPE, fx.cut(C.EVENT_TYPE))
+        .drop("_epm")
     )
 
 
