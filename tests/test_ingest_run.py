@@ -417,6 +417,7 @@ def test_a_second_run_with_the_same_files_changes_nothing(spark, ingested) -> No
                 "b-orphan",
                 dt.datetime.now(UTC),
                 1,
+                None,
             )
         ],
         BRONZE_FILES,

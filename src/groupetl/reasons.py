@@ -26,6 +26,7 @@ class Quarantine:
     INVALID_PROPERTY_OPERATION = "invalid_property_operation"  # unknown op or malformed payload
     MISSING_GROUP = "missing_group"  # a group identify without group type or value
     PROPERTY_LIMIT_EXCEEDED = "property_limit_exceeded"  # would pass 1000 group property keys
+    UNREADABLE_FILE = "unreadable_file"  # a landing file that cannot be read: one record, line 0
 
     ALL = (
         INVALID_JSON,
@@ -41,6 +42,7 @@ class Quarantine:
         INVALID_PROPERTY_OPERATION,
         MISSING_GROUP,
         PROPERTY_LIMIT_EXCEEDED,
+        UNREADABLE_FILE,
     )
 
 

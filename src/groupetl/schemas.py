@@ -37,7 +37,8 @@ class C:
     SOURCE_FILE = "source_file"  # path relative to the landing folder, '/'-separated
     FILE_FORMAT = "file_format"
     ARRIVAL_TIME = "arrival_time"  # the file's arrival (modification) time, fixed in bronze
-    LINE_NUMBER = "line_number"  # 1-based line in the (decompressed) file
+    ERROR = "error"  # why a landing file could not be read (null when it was read)
+    LINE_NUMBER = "line_number"  # 1-based line in the (decompressed) file; 0: unreadable file
     RECORD_INDEX = "record_index"  # 0-based position of the record inside the line's body
     SEQ_MS = "seq_ms"  # source sequence: server_upload_time / receivedAt / sentAt, epoch ms
     RAW = "raw"
@@ -121,7 +122,8 @@ BRONZE_FILES = _struct(
     (C.ARRIVAL_TIME, TimestampType(), False),
     (C.BATCH_ID, StringType(), False),
     (C.INGESTED_AT, TimestampType(), False),
-    ("lines", LongType(), False),
+    ("lines", LongType(), False),  # non-blank lines stored in bronze (0 for an unreadable file)
+    (C.ERROR, StringType(), True),  # null, or why the file could not be read (quarantined whole)
 )
 
 BRONZE_RECORDS = _struct(

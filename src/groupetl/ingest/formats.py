@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,8 @@ def sniff_file(path: Path) -> str:
                     continue
                 if isinstance(obj, dict):
                     return detect_format(obj)
-    except (OSError, EOFError) as exc:  # unreadable or truncated gzip: Spark reports it later
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable, truncated or corrupt gzip:
+        # bronze quarantines the file (reason unreadable_file)
         log.warning("cannot sniff %s: %s", path, exc)
     return Format.UNKNOWN
 

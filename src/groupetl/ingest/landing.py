@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import SparkSession
+from pyspark.sql.types import StructType
 
 from groupetl import tables
 from groupetl.ingest.formats import format_of
@@ -77,9 +78,14 @@ def list_landing(landing: Path, skip: Sequence[Path] = ()) -> list[LandingFile]:
 
 
 def collect_ingested_files(spark: SparkSession, path: str) -> dict[str, tuple[int, int, str]]:
-    """Relative path -> (size, arrival ms, batch id) of the files in bronze (collected: small)."""
+    """Relative path -> (size, arrival ms, batch id) of the files in bronze (collected: small).
+
+    An unreadable file (``error`` set) is in bronze too: it is not read again either.
+    """
+    # the columns read, not the whole schema: a table written before ``error`` existed has not it
+    schema = StructType([f for f in BRONZE_FILES.fields if f.name != C.ERROR])
     rows = (
-        tables.read(spark, path, BRONZE_FILES)
+        tables.read(spark, path, schema)
         .selectExpr(C.SOURCE_FILE, "size_bytes", f"unix_millis({C.ARRIVAL_TIME}) AS ms", C.BATCH_ID)
         .collect()
     )

@@ -10,8 +10,10 @@ A batch moves through phases, each recorded by one row in ``T.INGEST_BATCHES`` w
 Recovery at the start of every run, so a run killed at any point (even SIGKILL) and run again
 leaves the tables as a clean run would:
 
-- files in ``BRONZE_FILES`` of a batch with no ledger row: bronze was interrupted; the batch's
-  bronze rows are deleted and its files are read again as new;
+- files in ``BRONZE_FILES`` of a batch with no ledger row: bronze was interrupted (bronze writes a
+  batch's ``BRONZE_FILES`` rows first, then its lines, then the rows again with their counts:
+  :mod:`groupetl.ingest.bronze`); the batch's bronze rows are deleted and its files are read
+  again as new (an unreadable file too: it is detected and quarantined again);
 - a ``bronze`` batch without ``silver``/``done``: any partial rows it left (every silver row
   carries its batch id) are deleted, then it is processed again;
 - a ``silver`` batch without ``done``: the displacement is applied again (idempotent).

@@ -29,7 +29,7 @@ from groupetl.config import MAX_GROUP_PROPERTY_KEYS, ProjectConfig
 from groupetl.crm import parse_crm
 from groupetl.errors import InputError
 from groupetl.ingest import ledger
-from groupetl.ingest.bronze import read_batch_lines, write_bronze
+from groupetl.ingest.bronze import read_batch_lines, unreadable_files, write_bronze_batch
 from groupetl.ingest.classify import classify
 from groupetl.ingest.dedup import find_duplicates, with_status
 from groupetl.ingest.landing import (
@@ -46,6 +46,7 @@ from groupetl.ingest.summary import (
     batch_counts,
     check_balance,
     merge_counts,
+    with_unreadable_files,
     write_run_log,
 )
 from groupetl.schemas import DUPLICATES, SILVER_RECORDS, C, T
@@ -96,6 +97,8 @@ def _may_pass_key_limit(checked: DataFrame, known: DataFrame) -> bool:
 def process_batch(spark: SparkSession, config: ProjectConfig, batch_id: str) -> dict[str, int]:
     """Classify, dedup and write one bronze batch into silver; return its counts."""
     known = _known_keys(spark, config)
+    # unreadable landing files: one quarantined record each, written with the batch's quarantine
+    unreadable, unreadable_count = unreadable_files(spark, config, batch_id)
     checked = _materialize(classify(read_batch_lines(spark, config, batch_id), config))
     cached = [checked]
     try:
@@ -109,14 +112,21 @@ def process_batch(spark: SparkSession, config: ProjectConfig, batch_id: str) -> 
         final = _materialize(with_status(limited, losers))
         cached.append(final)
         displaced = losers.filter(~F.col(N.NEW)).withColumn(C.BATCH_ID, F.lit(batch_id))
-        counts = batch_counts(final, displaced)
+        counts = with_unreadable_files(batch_counts(final, displaced), unreadable_count)
         check_balance(counts, f"batch {batch_id}")
         write_counts = {
             **counts,
             "duplicates_total": counts["duplicates"] + counts["moved_to_duplicates"],
             "accepted_total": sum(counts[k] for k in ACCEPTED_KEYS.values()),
         }
-        write_batch(spark, config, final, displaced.select(*DUPLICATES.fieldNames()), write_counts)
+        write_batch(
+            spark,
+            config,
+            final,
+            displaced.select(*DUPLICATES.fieldNames()),
+            write_counts,
+            unreadable,
+        )
     finally:
         for df in reversed(cached):
             df.unpersist()
@@ -139,7 +149,12 @@ def _bronze_new_files(
     """Write the landing files not yet in bronze as one batch; return (batch id, counts)."""
     files = list_landing(config.paths.landing, skip=_not_event_folders(config))
     new, changed = split_new(files, ingested)
-    counts = {"files_read": len(new), "files_changed_skipped": len(changed), "lines_read": 0}
+    counts = {
+        "files_read": len(new),
+        "files_changed_skipped": len(changed),
+        "files_unreadable": 0,
+        "lines_read": 0,
+    }
     say(
         f"[ingest] {len(files)} landing files: {len(new)} new, {len(files) - len(new)} already in bronze"
     )
@@ -149,10 +164,16 @@ def _bronze_new_files(
     if bid in states:
         raise InputError(f"batch id {bid!r} is already in the ingest ledger; choose another")
     ingested_at = dt.datetime.now(dt.timezone.utc)
-    counts["lines_read"] = write_bronze(spark, config, new, bid, ingested_at)
+    bronze = write_bronze_batch(spark, config, new, bid, ingested_at)
+    counts["lines_read"] = bronze.lines
+    counts["files_unreadable"] = len(bronze.unreadable)
     ledger.mark(spark, config, bid, ledger.BRONZE)
     states[bid] = ledger.BatchState(bid, ledger.BRONZE, ingested_at)
-    say(f"[ingest] batch {bid}: {len(new)} files, {counts['lines_read']:,} lines in bronze")
+    unreadable = f" ({len(bronze.unreadable)} unreadable, quarantined)" if bronze.unreadable else ""
+    say(
+        f"[ingest] batch {bid}: {len(new)} files{unreadable}, {counts['lines_read']:,} lines "
+        "in bronze"
+    )
     _crash_point("bronze")
     return bid, counts
 

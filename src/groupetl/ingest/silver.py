@@ -44,9 +44,13 @@ def _status(df: DataFrame, status: str) -> DataFrame:
     return df.filter(F.col(N.STATUS) == status)
 
 
-def quarantine_rows(final: DataFrame) -> DataFrame:
-    """QUARANTINE rows: reason, message, pointer and the raw record (or line)."""
-    return _status(final, STATUS_QUARANTINED).select(*QUARANTINE.fieldNames())
+def quarantine_rows(final: DataFrame, unreadable: DataFrame | None = None) -> DataFrame:
+    """QUARANTINE rows: reason, message, pointer and the raw record (or line); plus the
+    ``unreadable`` files' rows when given (one per file, line 0, no raw text)."""
+    rows = _status(final, STATUS_QUARANTINED).select(*QUARANTINE.fieldNames())
+    if unreadable is not None:
+        rows = rows.unionByName(unreadable.select(*QUARANTINE.fieldNames()))
+    return rows
 
 
 def duplicate_rows(final: DataFrame, displaced: DataFrame) -> DataFrame:
@@ -125,8 +129,12 @@ def write_batch(
     final: DataFrame,
     displaced: DataFrame,
     counts: Mapping[str, int],
+    unreadable: DataFrame | None = None,
 ) -> list[str]:
     """Write one batch's rows; skip tables with nothing to add. Return the tables written.
+
+    ``unreadable``: ``QUARANTINE`` rows of the batch's unreadable files
+    (:func:`groupetl.ingest.bronze.unreadable_files`), written in the same quarantine commit.
 
     ``counts`` (from :func:`groupetl.ingest.summary.batch_counts`) tells which writes are empty,
     so an empty table costs no Delta commit. The tables are independent and the batch is only
@@ -135,7 +143,7 @@ def write_batch(
     """
     p = config.paths
     plan: list[tuple[str, str, Callable[[], DataFrame], tuple[str, ...]]] = [
-        ("quarantined", str(p.quarantine), lambda: quarantine_rows(final), ()),
+        ("quarantined", str(p.quarantine), lambda: quarantine_rows(final, unreadable), ()),
         (
             "duplicates_total",
             p.table(T.SILVER_DUPLICATES),

@@ -39,6 +39,7 @@ ORDER = (
     "batches",
     "files_read",
     "files_changed_skipped",
+    "files_unreadable",
     "lines_read",
     "records_read",
     *ACCEPTED_KEYS.values(),
@@ -101,6 +102,14 @@ def batch_counts(final: DataFrame, displaced: DataFrame) -> dict[str, int]:
     moved = displaced.agg(F.count(F.lit(1)).alias("moved_to_duplicates"))
     row = final.agg(*aggs).crossJoin(moved).first()
     return {k: int(v or 0) for k, v in row.asDict().items()}
+
+
+def with_unreadable_files(counts: Mapping[str, int], files: int) -> dict[str, int]:
+    """``counts`` plus the batch's unreadable files, each ONE quarantined record (its whole file)."""
+    out = dict(counts)
+    for key in ("records_read", "quarantined", f"quarantined_{Q.UNREADABLE_FILE}"):
+        out[key] = out.get(key, 0) + files
+    return out
 
 
 def check_balance(counts: Mapping[str, int], where: str) -> None:
