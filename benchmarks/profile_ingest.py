@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from groupetl import tables
     from groupetl.config import load_config
     from groupetl.ingest.bronze import read_batch_lines, write_bronze
-    from groupetl.ingest.classify import classify, parse_records
+    from groupetl.ingest.classify import classify, parse_records, record_type
     from groupetl.ingest.landing import list_landing, split_new
     from groupetl.ingest.records import explode_records
     from groupetl.schemas import T
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = read_batch_lines(spark, config, batch)
     frames = {
         "lines": lambda: lines,
-        "explode": lambda: explode_records(lines),
+        "explode": lambda: explode_records(lines, record_type(config)),
         "parse": lambda: parse_records(lines, config),
         "all": lambda: classify(lines, config),
     }

@@ -17,6 +17,7 @@ from pyspark.sql.types import DataType, StructField, StructType
 
 from groupetl.config import ProjectConfig
 from groupetl.ingest import amplitude, posthog, segment
+from groupetl.ingest import functions as fx
 from groupetl.ingest.amplitude import parse_amplitude
 from groupetl.ingest.formats import SOURCE_OF_FORMAT
 from groupetl.ingest.groups import with_groups
@@ -99,7 +100,7 @@ def with_raw_from_lines(df: DataFrame, lines: DataFrame) -> DataFrame:
     """
     need = F.col(C.REASON).isNotNull() & F.col(C.RAW).isNull() & F.col(C.RECORD_INDEX).isNotNull()
     wanted = df.filter(need).select(C.RECORD_ID, C.SOURCE_FILE, C.LINE_NUMBER, C.RECORD_INDEX)
-    body = F.regexp_replace(F.col(C.RAW), "^\ufeff", "")
+    body = fx.strip_bom(F.col(C.RAW))
     found = (
         lines.select(C.SOURCE_FILE, C.LINE_NUMBER, C.FILE_FORMAT, body.alias(N.LINE))
         .join(F.broadcast(wanted), on=[C.SOURCE_FILE, C.LINE_NUMBER])

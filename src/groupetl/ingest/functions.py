@@ -67,9 +67,19 @@ def position_in(value: Column, options: tuple[str, ...]) -> Column:
 
 
 def is_blank(text: Column | str) -> Column:
-    """True for null, empty or whitespace-only text."""
+    """True for null, empty or space-only text.
+
+    ``trim`` copies the text: it runs only for text that starts with a space (nothing else can
+    be blank), which keeps whole JSON objects from being copied to answer "no".
+    """
     c = col(text)
-    return c.isNull() | (F.trim(c) == "")
+    return c.isNull() | (F.length(c) == 0) | (c.startswith(" ") & (F.trim(c) == ""))
+
+
+def strip_bom(text: Column | str) -> Column:
+    """``text`` without a leading UTF-8 byte order mark (a prefix test, not a regex scan)."""
+    c = col(text)
+    return F.when(c.startswith("\ufeff"), F.substr(c, F.lit(2))).otherwise(c)
 
 
 def is_json_object(text: Column | str) -> Column:
@@ -83,7 +93,9 @@ def is_absent_json(text: Column | str) -> Column:
     An empty list is what PHP's ``json_encode`` makes of an empty dictionary, so it means "none".
     """
     c = col(text)
-    return is_blank(c) | (F.regexp_replace(c, r"\s", "") == "[]")
+    # the whitespace-removing regex only for text that can be "[]": no object or string inside
+    maybe_list = c.contains("[") & ~c.contains("{") & ~c.contains('"')
+    return is_blank(c) | (maybe_list & (F.regexp_replace(c, r"\s", "") == "[]"))
 
 
 def variant_type(v: Column | str) -> Column:
@@ -91,10 +103,26 @@ def variant_type(v: Column | str) -> Column:
     return F.schema_of_variant(col(v))
 
 
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INT", "BIGINT", "FLOAT", "DOUBLE")
+
+
+def is_scalar_type(t: Column) -> Column:
+    """True when the variant type name ``t`` (:func:`variant_type`) is a string or a number.
+
+    Same as matching :data:`NUMERIC_VARIANT` or ``STRING`` (``schema_of_variant`` writes a
+    decimal as ``DECIMAL(p,s)``), without a regex.
+    """
+    return (t == "STRING") | is_numeric_type(t)
+
+
+def is_numeric_type(t: Column) -> Column:
+    """True when the variant type name ``t`` is a number (:data:`NUMERIC_VARIANT`, no regex)."""
+    return t.isin(*NUMERIC_TYPES) | t.startswith("DECIMAL(")
+
+
 def is_scalar_variant(v: Column | str) -> Column:
     """True when a VARIANT holds a string or a number."""
-    t = variant_type(v)
-    return (t == "STRING") | t.rlike(NUMERIC_VARIANT)
+    return is_scalar_type(variant_type(v))
 
 
 def variant_string(v: Column | str) -> Column:
@@ -144,6 +172,21 @@ def last_wins(entries: Column) -> Column:
         lambda e, i: F.forall(
             F.slice(keys, i + 2, F.greatest(F.size(keys), F.lit(1))), lambda k: k != e["key"]
         ),
+    )
+
+
+def unique_entries(m: Column | str) -> Column:
+    """Entries (key, value) of a map read from JSON, in listed order, keys unique (the last
+    occurrence of a repeated key wins, at its own place: :func:`last_wins`).
+
+    Repeated keys are rare: the quadratic :func:`last_wins` (interpreted lambdas) runs only for
+    a map that has them; ``array_distinct`` / ``map_keys`` tell which, compiled.
+    """
+    c = col(m)
+    keys = F.map_keys(c)
+    entries = F.map_entries(c)
+    return F.when(F.size(F.array_distinct(keys)) == F.size(keys), entries).otherwise(
+        last_wins(entries)
     )
 
 

@@ -33,39 +33,57 @@ _GROUPS_TYPE = "map<string,array<string>>"
 _REPORTS_TYPE = "array<struct<reason:string,detail:string>>"
 
 
-def _entry_values(value: Column) -> tuple[Column, Column]:
-    """(values, is_bad) of one group entry's VARIANT value."""
-    t = fx.variant_type(value)
+def _entry_values(e: Column) -> Column:
+    """``e`` (key, value, i, t: the value's variant type) with ``values`` (its distinct
+    non-empty values as text; null when the value is not a string, a number or a flat list of
+    them) and ``bad``."""
+    t, value = e["t"], e["value"]
     items = F.try_variant_get(value, "$", "array<variant>")
     items_ok = F.forall(items, lambda x: fx.is_scalar_variant(x) | (fx.variant_type(x) == "VOID"))
-    is_list = t.startswith("ARRAY")
     values = (
         F.when(t == "VOID", F.array().cast("array<string>"))
-        .when(fx.is_scalar_variant(value), F.array(fx.variant_string(value)))
-        .when(is_list & items_ok, F.transform(items, fx.variant_string))
+        .when(fx.is_scalar_type(t), F.array(fx.variant_string(value)))
+        .when(t.startswith("ARRAY") & items_ok, F.transform(items, fx.variant_string))
     )
-    bad = values.isNull()
-    present = F.filter(values, lambda v: v.isNotNull() & (v != ""))
-    return F.array_distinct(present), bad
+    present = F.array_distinct(F.filter(values, lambda v: v.isNotNull() & (v != "")))
+    return F.struct(
+        e["key"].alias("key"),
+        e["i"].alias("i"),
+        present.alias("values"),
+        values.isNull().alias("bad"),
+    )
 
 
 def _classified(groups_map: Column, declared: tuple[str, ...]) -> Column:
     """Entries struct(rank, key, values, long, bad) of the groups object (map<string,variant>
-    from :func:`fx.object_map`), in listed order."""
+    from :func:`fx.object_map`), in listed order.
 
-    def entry(e: Column, i: Column) -> Column:
-        values, bad = _entry_values(e["value"])
+    Three passes over the (few) entries, each computing a value once that the next reads
+    several times: a lambda does not share repeated sub-expressions.
+    """
+    typed = F.transform(
+        fx.unique_entries(groups_map),
+        lambda e, i: F.struct(
+            e["key"].alias("key"),
+            e["value"].alias("value"),
+            i.alias("i"),
+            fx.variant_type(e["value"]).alias("t"),
+        ),
+    )
+
+    def entry(e: Column) -> Column:
+        values = e["values"]
         position = fx.position_in(e["key"], declared)
-        rank = F.when(position > 0, position).otherwise(F.lit(_UNDECLARED_RANK) + i)
+        rank = F.when(position > 0, position).otherwise(F.lit(_UNDECLARED_RANK) + e["i"])
         return F.struct(
             rank.cast("int").alias("rank"),
             e["key"].alias("key"),
             F.array_distinct(F.transform(values, fx.cut)).alias("values"),
             F.exists(values, fx.is_too_long).alias("long"),
-            (bad | (e["key"] == "")).alias("bad"),
+            (e["bad"] | (e["key"] == "")).alias("bad"),
         )
 
-    return F.transform(fx.last_wins(F.map_entries(groups_map)), entry)
+    return F.transform(F.transform(typed, _entry_values), entry)
 
 
 def _tracked(entries: Column) -> tuple[Column, Column]:
@@ -105,9 +123,13 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
     staged = df.withColumn("_gm", fx.object_map(gj))
     not_object = ~fx.is_absent_json(gj) & F.col("_gm").isNull()
     staged = staged.withColumn(
-        "_g", F.when(F.col("_gm").isNotNull(), _classified(F.col("_gm"), declared_types))
+        "_g",
+        F.coalesce(
+            F.when(F.col("_gm").isNotNull(), _classified(F.col("_gm"), declared_types)),
+            F.array().cast(_ENTRY_TYPE),
+        ),
     )
-    g = F.coalesce(F.col("_g"), F.array().cast(_ENTRY_TYPE))
+    g = F.col("_g")
     bad_keys = F.transform(F.filter(g, lambda e: e["bad"]), lambda e: e["key"])
     error = F.when(not_object, F.lit("groups is not a JSON object")).when(
         F.size(bad_keys) > 0,
@@ -118,6 +140,9 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
         ),
     )
     kept, exceeded = _tracked(g)
+    # kept is read twice below: computed once, in a projection of its own
+    staged = staged.withColumns({"_kept": kept, "_exceeded": exceeded})
+    kept, exceeded = F.col("_kept"), F.col("_exceeded")
     undeclared = F.filter(kept, lambda e: fx.position_in(e["key"], declared_types) == 0)
     empty = F.filter(g, lambda e: (F.size(e["values"]) == 0) & ~e["bad"])
     reports = F.concat(
@@ -137,4 +162,4 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
         F.coalesce(groups, F.create_map().cast(_GROUPS_TYPE)).alias(C.GROUPS),
         error.alias(N.GROUPS_ERROR),
         reports.alias(N.REPORTS),
-    ).drop("_g", "_gm")
+    ).drop("_g", "_gm", "_kept", "_exceeded")

@@ -60,9 +60,7 @@ def _items(e: Column, plain: Column) -> tuple[Column, Column]:
         )
         .when(
             inner.isNotNull(),
-            F.transform(
-                fx.last_wins(F.map_entries(inner)), lambda x: item(key, x["key"], x["value"])
-            ),
+            F.transform(fx.unique_entries(inner), lambda x: item(key, x["key"], x["value"])),
         )
     )
     unknown = is_op & ~key.isin(*OPERATIONS, CLEAR_ALL)
@@ -76,7 +74,7 @@ def _items(e: Column, plain: Column) -> tuple[Column, Column]:
 def _is_number(v: Column) -> Column:
     numeric_text = fx.variant_string(v).try_cast("double").isNotNull()
     return F.coalesce(
-        fx.variant_type(v).rlike(fx.NUMERIC_VARIANT)
+        fx.is_numeric_type(fx.variant_type(v))
         | ((fx.variant_type(v) == "STRING") & numeric_text),
         F.lit(False),
     )
@@ -119,7 +117,7 @@ def _with_items(df: DataFrame) -> DataFrame:
     pj, plain = F.col(N.PROPS_JSON), F.col(N.PROPS_PLAIN)
     df = df.withColumn("_pm", fx.object_map(pj))
     not_object = ~fx.is_absent_json(pj) & F.col("_pm").isNull()
-    entries = fx.last_wins(F.map_entries(F.col("_pm")))
+    entries = fx.unique_entries(F.col("_pm"))
 
     def per_entry(e: Column) -> Column:
         items, error = _items(e, plain)

@@ -170,7 +170,7 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
     failure keeps the whole line), else null with ``_line`` holding the body to take it from.
     """
     # A UTF-8 byte order mark at the start of a file is not part of the JSON; bronze keeps it.
-    prepared = lines.withColumn("_text", F.regexp_replace(F.col(C.RAW), "^\ufeff", ""))
+    prepared = lines.withColumn("_text", fx.strip_bom(F.col(C.RAW)))
     text = F.col("_text")
     prepared = prepared.withColumn(
         "_line", F.from_json(text, line_type(record_type), {"columnNameOfCorruptRecord": _CORRUPT})
@@ -197,12 +197,6 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
     )
     options = F.from_json(env["options"], "min_id_length string")
     sent_at = F.coalesce(env["sentAt"], env["sent_at"])
-    text_type = StructType([StructField("r", record_type), StructField("t", StringType())])
-    no_text = F.array_repeat(F.lit(None).cast("string"), F.size(F.col("_typed")))
-    fast_items = F.arrays_zip(F.col("_typed"), no_text).cast(ArrayType(text_type))
-    careful_items = F.arrays_zip(
-        F.array_repeat(F.lit(None).cast(record_type), F.size(items)), items
-    ).cast(ArrayType(text_type))
     line_reason = F.when(careful, line_reason)
     staged = prepared.select(
         *[F.col(c) for c in (C.BATCH_ID, C.INGESTED_AT, C.SOURCE_FILE, C.FILE_FORMAT)],
@@ -213,11 +207,13 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
         line_reason.alias("_line_reason"),
         F.when(careful, single).otherwise(F.col("_typed_single")).alias("_single"),
         (~careful).alias("_fast"),
-        # a failed line is one record: explode a one-element placeholder for it
-        F.when(~careful, fast_items)
-        .when(line_reason.isNull(), careful_items)
-        .otherwise(F.array(F.lit(None).cast(text_type)))
+        # the one-parse records, or (careful path) a placeholder per record text, or one for a
+        # failed line: one record. No copy of the one-parse records before the explode.
+        F.when(~careful, F.col("_typed"))
+        .when(line_reason.isNull(), F.array_repeat(F.lit(None).cast(record_type), F.size(items)))
+        .otherwise(F.array(F.lit(None).cast(record_type)))
         .alias("_items"),
+        F.when(careful & line_reason.isNull(), items).alias("_texts"),
         options["min_id_length"].try_cast("int").alias(N.ENV_MIN_ID),
         sent_at.alias(N.ENV_SENT_AT),
     )
@@ -227,17 +223,19 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
         staged.select("*", F.posexplode_outer("_items").alias("_pos", "_item"))
         .filter(F.col("_pos").isNotNull())
         .drop("_items")
+        .withColumn("_rec_text", F.get(F.col("_texts"), F.col("_pos")))
+        .drop("_texts")
     )
     line_failed = F.col("_line_reason").isNotNull()
     fast, single = F.col("_fast"), F.col("_single")
-    rec_text = F.col("_item")["t"]
+    rec_text = F.col("_rec_text")
     index = F.when(line_failed, F.lit(None).cast("int")).otherwise(F.col("_pos").cast("int"))
     # a one-record line was checked whole; a careful list's items are checked one by one; a
     # one-parse list holds objects, or JSON nulls (not an object either)
     rec_reason = F.when(
         ~line_failed
         & ~single
-        & F.when(fast, F.col("_item")["r"].isNull()).otherwise(~fx.is_json_object(rec_text)),
+        & F.when(fast, F.col("_item").isNull()).otherwise(~fx.is_json_object(rec_text)),
         F.lit(Q.NOT_AN_OBJECT),
     )
     reason = F.coalesce(F.col("_line_reason"), rec_reason)
@@ -245,8 +243,7 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
         reason.isNotNull(), F.lit("the record is not a JSON object")
     )
     record = F.when(
-        reason.isNull(),
-        F.when(fast, F.col("_item")["r"]).otherwise(F.from_json(rec_text, record_type)),
+        reason.isNull(), F.when(fast, F.col("_item")).otherwise(F.from_json(rec_text, record_type))
     )
     raw = (
         F.when(line_failed, F.col(C.RAW)).when(fast & single, F.col("_text")).when(~fast, rec_text)
