@@ -55,6 +55,7 @@ from pyspark.sql import functions as F
 from groupetl import tables
 from groupetl.config import ProjectConfig
 from groupetl.errors import StageError
+from groupetl.ingest.functions import is_blank
 from groupetl.ingest.landing import NewFile
 from groupetl.reasons import Quarantine as Q
 from groupetl.schemas import BRONZE_FILES, BRONZE_RECORDS, QUARANTINE, C, T
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 # Files read by one Spark scan (one bronze commit each). One scan over many files is one task per
 # file (see the module docstring); a scan per file would cost driver planning per file.
 FILES_PER_READ = 20_000
+BYTES_PER_WRITE = 128 << 20  # landing bytes per bronze write task (and Parquet file)
 BYTES_PER_READ = 1 << 30  # on-disk bytes (a .gz file decompresses to several times this)
 _GLOB = re.compile(r"([\\\[\]{}*?])")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -178,7 +180,8 @@ def read_lines(
     lines = text.join(F.broadcast(info), on="_key", how="left")
     bom_put_back = F.col("_bom") & (F.col(C.LINE_NUMBER) == 1)
     raw = F.when(bom_put_back, F.concat(F.lit("\ufeff"), F.col("_line"))).otherwise(F.col("_line"))
-    line = F.regexp_replace(raw, "\r$", "")
+    # the regex only where it can match: a line holding a carriage return (a fast byte search)
+    line = F.when(raw.contains("\r"), F.regexp_replace(raw, "\r$", "")).otherwise(raw)
     unmatched = F.raise_error(
         F.concat(
             F.lit("bronze: a line could not be matched to its landing file (Spark reported "),
@@ -186,7 +189,7 @@ def read_lines(
             F.lit(", which is not in the listing)"),
         )
     )
-    out = lines.filter(F.trim(line) != "").select(
+    out = lines.filter(~is_blank(line)).select(
         F.lit(batch_id).alias(C.BATCH_ID),
         F.lit(ingested_at).alias(C.INGESTED_AT),
         F.coalesce(F.col(C.SOURCE_FILE), unmatched.cast("string")).alias(C.SOURCE_FILE),
@@ -365,7 +368,21 @@ def _append_lines(
             )
         lines = read_lines(spark, files, batch_id, ingested_at, scan, heads)
         path = config.paths.table(T.BRONZE_RECORDS)
-        tables.append(lines.select(*BRONZE_RECORDS.fieldNames()), path)
+        # Line numbers are computed inside each file's own partition, below the coalesce: a
+        # task then reads several files in turn, instead of one task and one tiny Parquet file
+        # per landing file (thousands of files made the write and every later read slow).
+        written = lines.select(*BRONZE_RECORDS.fieldNames()).coalesce(
+            write_partitions(spark, files)
+        )
+        tables.append(written, path)
+
+
+def write_partitions(spark: SparkSession, files: list[NewFile]) -> int:
+    """How many tasks (and Parquet files) write one scan's lines: about one per
+    :data:`BYTES_PER_WRITE` of landing bytes, at least two per core, at most one per file."""
+    total = sum(n.file.size for n in files)
+    wanted = max(2 * spark.sparkContext.defaultParallelism, -(-total // BYTES_PER_WRITE))
+    return max(1, min(len(files), wanted))
 
 
 def _write_chunk(

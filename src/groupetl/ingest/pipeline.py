@@ -30,7 +30,7 @@ from groupetl.crm import parse_crm
 from groupetl.errors import InputError
 from groupetl.ingest import ledger
 from groupetl.ingest.bronze import read_batch_lines, unreadable_files, write_bronze_batch
-from groupetl.ingest.classify import classify
+from groupetl.ingest.classify import classify, with_raw_from_lines
 from groupetl.ingest.dedup import find_duplicates, with_status
 from groupetl.ingest.landing import (
     batch_id_for,
@@ -99,12 +99,13 @@ def process_batch(spark: SparkSession, config: ProjectConfig, batch_id: str) -> 
     known = _known_keys(spark, config)
     # unreadable landing files: one quarantined record each, written with the batch's quarantine
     unreadable, unreadable_count = unreadable_files(spark, config, batch_id)
-    checked = _materialize(classify(read_batch_lines(spark, config, batch_id), config))
+    lines = read_batch_lines(spark, config, batch_id)
+    checked = _materialize(classify(lines, config))
     cached = [checked]
     try:
         limited = checked
         if _may_pass_key_limit(checked, known):
-            limited = _materialize(with_property_limit(checked, known))
+            limited = _materialize(with_raw_from_lines(with_property_limit(checked, known), lines))
             cached.append(limited)
         accepted = tables.read(spark, config.paths.table(T.SILVER_RECORDS), SILVER_RECORDS)
         # losers is small and cheap to recompute from the cached records: not cached itself

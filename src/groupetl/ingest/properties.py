@@ -43,10 +43,11 @@ OP_TYPE = (
 
 
 def _items(e: Column, plain: Column) -> tuple[Column, Column]:
-    """(op items struct(operation, property, value), error) of one top-level properties entry."""
+    """(op items struct(operation, property, value), error) of one top-level properties entry
+    (key, value, inner: the value read as an object, see :func:`_with_items`)."""
     key, value = e["key"], e["value"]
     is_op = ~plain & key.startswith("$")
-    inner = F.try_variant_get(value, "$", "map<string,variant>")
+    inner = e["inner"]
     null_variant = F.lit(None).cast("variant")
 
     def item(op: Column, prop: Column, v: Column) -> Column:
@@ -74,16 +75,18 @@ def _items(e: Column, plain: Column) -> tuple[Column, Column]:
 def _is_number(v: Column) -> Column:
     numeric_text = fx.variant_string(v).try_cast("double").isNotNull()
     return F.coalesce(
-        fx.is_numeric_type(fx.variant_type(v))
-        | ((fx.variant_type(v) == "STRING") & numeric_text),
+        fx.is_numeric_type(fx.variant_type(v)) | ((fx.variant_type(v) == "STRING") & numeric_text),
         F.lit(False),
     )
 
 
-def _resolved(items: Column) -> tuple[Column, Column]:
-    """(kept items, ignored items) after $clearAll and the per-property operation order."""
+def _with_resolved(df: DataFrame) -> DataFrame:
+    """Add ``_kept`` and ``_ignored`` items: after $clearAll and the per-property operation
+    order. Each step is a column of its own: a lambda does not share the sub-expressions it
+    repeats, and the "is it beaten?" test is quadratic in the record's items, so it is done
+    once per item, not once per reader."""
     ranked = F.transform(
-        items,
+        F.col("_items"),
         lambda o, i: F.struct(
             fx.position_in(o["operation"], OPERATIONS).alias("rank"),
             i.alias("i"),
@@ -92,24 +95,35 @@ def _resolved(items: Column) -> tuple[Column, Column]:
             o["value"].alias("value"),
         ),
     )
+    staged = df.withColumn("_ranked", ranked)
 
     def beaten(o: Column) -> Column:
         return F.exists(
-            ranked,
+            F.col("_ranked"),
             lambda p: (
                 (p["property"] == o["property"])
                 & ((p["rank"] < o["rank"]) | ((p["rank"] == o["rank"]) & (p["i"] < o["i"])))
             ),
         )
 
-    has_clear = F.exists(items, lambda o: o["operation"] == CLEAR_ALL)
-    kept = F.when(has_clear, F.filter(ranked, lambda o: o["operation"] == CLEAR_ALL)).otherwise(
-        F.filter(ranked, lambda o: ~beaten(o))
+    flagged = F.transform(
+        F.col("_ranked"),
+        lambda o: F.struct(
+            *[o[f].alias(f) for f in ("rank", "i", "operation", "property", "value")],
+            beaten(o).alias("beaten"),
+        ),
     )
-    ignored = F.when(has_clear, F.filter(ranked, lambda o: o["operation"] != CLEAR_ALL)).otherwise(
-        F.filter(ranked, beaten)
+    staged = staged.withColumn("_flagged", flagged)
+    flagged_col = F.col("_flagged")
+    has_clear = F.exists(F.col("_items"), lambda o: o["operation"] == CLEAR_ALL)
+    is_clear = lambda o: o["operation"] == CLEAR_ALL  # noqa: E731
+    kept = F.when(has_clear, F.filter(flagged_col, is_clear)).otherwise(
+        F.filter(flagged_col, lambda o: ~o["beaten"])
     )
-    return kept, ignored
+    ignored = F.when(has_clear, F.filter(flagged_col, lambda o: ~is_clear(o))).otherwise(
+        F.filter(flagged_col, lambda o: o["beaten"])
+    )
+    return staged.withColumns({"_kept": kept, "_ignored": ignored}).drop("_ranked", "_flagged")
 
 
 def _with_items(df: DataFrame) -> DataFrame:
@@ -123,7 +137,19 @@ def _with_items(df: DataFrame) -> DataFrame:
         items, error = _items(e, plain)
         return F.struct(items.alias("items"), error.alias("error"))
 
-    staged = df.withColumn("_pe", F.transform(entries, per_entry))
+    # the value as an object, read once per entry (it is tested and read several times)
+    with_inner = F.transform(
+        entries,
+        lambda e: F.struct(
+            e["key"].alias("key"),
+            e["value"].alias("value"),
+            F.when(
+                ~plain & e["key"].startswith("$"),
+                F.try_variant_get(e["value"], "$", "map<string,variant>"),
+            ).alias("inner"),
+        ),
+    )
+    staged = df.withColumn("_pe", F.transform(with_inner, per_entry))
     pe = F.col("_pe")
     # an entry with an error has no items (null), which makes flatten null: the record is
     # quarantined for that error anyway
@@ -190,8 +216,8 @@ def with_operations(df: DataFrame) -> DataFrame:
     ``_op_keys`` (the distinct property keys the ops name), ``_props_error`` and more reports.
     """
     staged = _with_items(df)
-    kept, ignored = _resolved(F.col("_items"))
-    targets = _targets()
+    staged = _with_resolved(staged).withColumn("_targets", _targets())
+    kept, ignored, targets = F.col("_kept"), F.col("_ignored"), F.col("_targets")
     applies = (F.col(C.RECORD_KIND) != KIND_ASSIGNMENT) & (F.size(targets) > 0)
     keys = F.array_distinct(
         F.filter(F.transform(kept, lambda o: fx.cut(o["property"])), lambda k: k.isNotNull())
@@ -205,4 +231,4 @@ def with_operations(df: DataFrame) -> DataFrame:
                 applies, F.concat(F.col(N.REPORTS), _reports(kept, ignored))
             ).otherwise(F.col(N.REPORTS)),
         }
-    ).drop("_items")
+    ).drop("_items", "_kept", "_ignored", "_targets")
