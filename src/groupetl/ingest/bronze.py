@@ -65,7 +65,9 @@ log = logging.getLogger(__name__)
 # Files read by one Spark scan (one bronze commit each). One scan over many files is one task per
 # file (see the module docstring); a scan per file would cost driver planning per file.
 FILES_PER_READ = 20_000
-BYTES_PER_WRITE = 128 << 20  # landing bytes per bronze write task (and Parquet file)
+# Landing bytes per bronze write task (and Parquet file). Small enough that the parse, which
+# reads bronze back one file per task, gets several tasks per core to balance.
+BYTES_PER_WRITE = 32 << 20
 BYTES_PER_READ = 1 << 30  # on-disk bytes (a .gz file decompresses to several times this)
 _GLOB = re.compile(r"([\\\[\]{}*?])")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -379,9 +381,9 @@ def _append_lines(
 
 def write_partitions(spark: SparkSession, files: list[NewFile]) -> int:
     """How many tasks (and Parquet files) write one scan's lines: about one per
-    :data:`BYTES_PER_WRITE` of landing bytes, at least two per core, at most one per file."""
+    :data:`BYTES_PER_WRITE` of landing bytes, at least four per core, at most one per file."""
     total = sum(n.file.size for n in files)
-    wanted = max(2 * spark.sparkContext.defaultParallelism, -(-total // BYTES_PER_WRITE))
+    wanted = max(4 * spark.sparkContext.defaultParallelism, -(-total // BYTES_PER_WRITE))
     return max(1, min(len(files), wanted))
 
 
