@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from groupetl.ingest.properties import OPERATIONS
+
 SEED = 16
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -209,17 +211,6 @@ PROPERTY_KEYS = (
     "plan ",
     "owner",
     "ünïcødé",
-)
-OPERATIONS = (
-    "$set",
-    "$setOnce",
-    "$unset",
-    "$add",
-    "$append",
-    "$prepend",
-    "$postInsert",
-    "$preInsert",
-    "$remove",
 )
 LONG_KEYS = tuple(f"long-key-{i}-" + "k" * 1030 for i in range(3))  # few: keys count to 1000
 
