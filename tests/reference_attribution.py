@@ -1,8 +1,8 @@
-"""A tiny pure-Python reference of SEMANTICS.md's attribution, for tests. Imports nothing from groupetl.
+"""A tiny pure-Python reference of docs/semantics.md's attribution, for tests. Imports nothing from groupetl.
 
-It is written straight from SEMANTICS.md ("Time and order", the group property operations
+It is written straight from docs/semantics.md ("Time and order", the group property operations
 table, "Attribution: nothing is retroactive"), the slow obvious way: for every event it replays
-the whole history up to the event's time. Where SEMANTICS.md is silent it follows the decisions
+the whole history up to the event's time. Where docs/semantics.md is silent it follows the decisions
 written in docs/attribution.md:
 
 - times are compared in whole milliseconds; a change at the event's millisecond applies to it;
@@ -206,7 +206,7 @@ def _contains(items: list, item: Any) -> bool:
 
 
 def apply_op(props: dict[str, Any], operation: str, prop: str, value_json: str | None) -> None:
-    """Apply one operation to one property of ``props`` (SEMANTICS.md table), in place."""
+    """Apply one operation to one property of ``props`` (docs/semantics.md table), in place."""
     if operation == "$unset":
         props.pop(prop, None)
         return

@@ -1,4 +1,4 @@
-"""Attribution: SEMANTICS.md "Attribution: nothing is retroactive", as transforms and as a stage.
+"""Attribution: docs/semantics.md "Attribution: nothing is retroactive", as transforms and as a stage.
 
 The transform scenarios each use their own users and groups and run as one Spark job. The stage
 tests write silver Delta tables themselves and run ``attribution.run`` over them incrementally.

@@ -12,7 +12,7 @@ Config: a dynamic property "Active Users 2d" (rolling 2 days) and a daily CRM sy
 Stages, as an orchestrator runs them: ingest, attribute, then for D in 01-03 .. 01-05 crm-sync D
 and dynamic-properties D, then attribute again (it takes in the derived operations).
 
-Expected, by SEMANTICS.md (a derived value for D is a change at D 00:00 UTC; the latest change
+Expected, by docs/semantics.md (a derived value for D is a change at D 00:00 UTC; the latest change
 wins; nothing is retroactive):
 
     event              plan   seats  Active Users 2d

@@ -252,7 +252,7 @@ def test_values_are_set_at_midnight_utc_with_stable_record_columns(scenario):
 def test_attribution_shows_an_event_the_value_computed_for_its_own_day(scenario):
     """The value for D is set at D 00:00: an event on D sees it, an event on D-1 sees D-1's.
 
-    Attribution's rule (SEMANTICS.md): a property's latest change with time <= the event's time.
+    Attribution's rule (docs/semantics.md): a property's latest change with time <= the event's time.
     """
     ops = scenario["ops"].filter((F.col(C.PROPERTY) == ROLLING) & (F.col(C.GROUP_VALUE) == "G1"))
 

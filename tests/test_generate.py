@@ -2,7 +2,7 @@
 
 Spark-free. The manifest is checked against an independent, deliberately plain re-reading of the
 files (``_Census``): it parses every line with ``json`` / ``gzip`` and classifies every record by
-the rules of SEMANTICS.md "Bad input", so a counting bug in the generator cannot hide behind
+the rules of docs/semantics.md "Bad input", so a counting bug in the generator cannot hide behind
 the generator's own bookkeeping.
 """
 
@@ -34,7 +34,7 @@ FAULTY = GeneratorSpec(
     seed=11, companies=6, users_per_company=4, days=2, events=3_000, malformed_share=0.3,
     duplicate_share=0.1,
 )  # fmt: skip
-# SEMANTICS.md "Bad input": ids Amplitude refuses, and the default options.min_id_length.
+# docs/semantics.md "Bad input": ids Amplitude refuses, and the default options.min_id_length.
 REFUSED_IDS = {
     "null",
     "none",

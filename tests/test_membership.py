@@ -1,4 +1,4 @@
-"""Membership history: user-level assignments as validity intervals (SEMANTICS.md "Sources of truth").
+"""Membership history: user-level assignments as validity intervals (docs/semantics.md "Sources of truth").
 
 Every scenario uses its own user, and all run through ``membership_history`` in one Spark job.
 """

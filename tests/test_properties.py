@@ -1,4 +1,4 @@
-"""Group property operations -> history and versions: one test per row of SEMANTICS.md's table.
+"""Group property operations -> history and versions: one test per row of docs/semantics.md's table.
 
 Every scenario is its own group; all of them go through ``property_history`` and
 ``group_versions`` together, so the module costs a few Spark jobs, not one per test.

@@ -311,7 +311,7 @@ def test_backfill_then_rerun_of_day_3_equals_a_single_full_run(spark, tmp_path: 
     date (all steps succeeded) and changes nothing.
 
     Why the day-by-day arrival in A is a fair comparison: every value dated by D is defined by
-    event time before D 00:00 UTC, not by load time (SEMANTICS.md "Time and order"): a dynamic
+    event time before D 00:00 UTC, not by load time (docs/semantics.md "Time and order"): a dynamic
     property at D uses events before D, the CRM sync knows a group from events before D, the
     cohort snapshot of D is as of D-1. A's run for D has every file named for days <= D. The
     generator's late records (Segment batches carrying the previous evening's messages, seen in

@@ -13,7 +13,7 @@ One SQL statement over the landing files (``threads`` = the machine's cores):
    ``event_time`` / ``server_upload_time``; Segment ``timestamp`` with its offset, ``receivedAt``
    else the batch's ``sentAt``); user key = ``user_id`` else ``device_id`` (non-empty);
 4. dedup on (user key, insert_id), keeping the first in record order (event time, source
-   sequence nulls last, file, line, index; SEMANTICS.md "Time and order"); a record without an
+   sequence nulls last, file, line, index; docs/semantics.md "Time and order"); a record without an
    insert_id is never a duplicate;
 5. one Parquet write (snappy, Spark's default) partitioned by ``duplicate`` (kept / duplicates).
 

@@ -21,7 +21,7 @@ import yaml
 
 from groupetl.errors import ConfigError
 
-MAX_GROUP_TYPES = 5  # Amplitude's limit per project (SEMANTICS.md "Words")
+MAX_GROUP_TYPES = 5  # Amplitude's limit per project (docs/semantics.md "Words")
 MAX_GROUP_PROPERTY_KEYS = 1000
 DEFAULT_MIN_ID_LENGTH = {"amplitude": 5, "segment": 1, "posthog": 1}
 PROPERTY_TYPES = ("string", "number", "boolean", "list", "any")
@@ -76,7 +76,7 @@ class TrackingPlan:
 
 @dataclass(frozen=True)
 class SegmentMapping:
-    """How Segment messages map to Amplitude groups (SEMANTICS.md, Segment ``group`` calls)."""
+    """How Segment messages map to Amplitude groups (docs/semantics.md, Segment ``group`` calls)."""
 
     group_type_trait: str = "group_type"
     group_value_trait: str = "group_value"

@@ -1,12 +1,12 @@
 """Group property operations made by groupetl itself: what CRM sync and dynamic properties share.
 
 Both write rows of ``SILVER_GROUP_PROPERTY_OPS`` into ``T.DERIVED_PROPERTY_OPS`` at D 00:00 UTC
-for a logical date D (SEMANTICS.md "Sources of truth"), so attribution applies them in record
+for a logical date D (docs/semantics.md "Sources of truth"), so attribution applies them in record
 order with the ingested operations. Every column is a function of the inputs and D alone
 (record ids are sha2 of a key, batch ids name the date), and a date is replaced atomically
 (Delta ``replaceWhere``), so a re-run gives attribution identical input.
 
-The 1000-key limit (SEMANTICS.md "Words", "Bad input"): keys already used by silver or derived
+The 1000-key limit (docs/semantics.md "Words", "Bad input"): keys already used by silver or derived
 operations are known; new keys are admitted in name order while places are free; an update (one
 source record's operations for one group: a CRM account row, one dynamic value) that names a
 refused key is not written at all, and is quarantined in ``DERIVED_QUARANTINE`` (same columns as the ingest quarantine, its own table, so the ingest
@@ -113,7 +113,7 @@ def known_property_keys(spark: SparkSession, config: ProjectConfig) -> DataFrame
 
 
 # One update = the operations of one source record for one group (a CRM account row, one
-# dynamic property's value): applied whole or not at all (SEMANTICS.md "Bad input").
+# dynamic property's value): applied whole or not at all (docs/semantics.md "Bad input").
 UPDATE = (C.GROUP_TYPE, C.GROUP_VALUE, C.SOURCE_FILE, C.LINE_NUMBER)
 
 

@@ -189,7 +189,7 @@ def parse_dynamic_properties(config: ProjectConfig) -> tuple[DynamicProperty, ..
     """Validate the ``dynamic_properties:`` section (a list); ConfigError naming file:line: key.
 
     Refused: frequency and property-distribution metrics, formulas, static date ranges and
-    undeclared group types (SEMANTICS.md "Sources of truth").
+    undeclared group types (docs/semantics.md "Sources of truth").
     """
     props: list[DynamicProperty] = []
     for item in section_node(config, "dynamic_properties").items():

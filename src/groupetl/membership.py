@@ -1,13 +1,13 @@
 """User-level group membership over time, and the record order every time-aware table uses.
 
-SEMANTICS.md "Sources of truth": an identify carrying ``groups`` assigns the user to those groups
+docs/semantics.md "Sources of truth": an identify carrying ``groups`` assigns the user to those groups
 of that type from its time on, until a later assignment of the same type overwrites it (a list
 replaces the previous list). There is no unset.
 
 Times are compared at millisecond precision (Amplitude's resolution): ``time_ms`` truncates a
 timestamp to epoch milliseconds and every history table stores times truncated the same way, so
 its intervals agree with the attribution join. Within one millisecond, records are ordered by
-(source sequence nulls last, file, line, position): SEMANTICS.md "Time and order".
+(source sequence nulls last, file, line, position): docs/semantics.md "Time and order".
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def last_of_each_millisecond(df: DataFrame, key: list[str]) -> DataFrame:
 
     In: rows with ``key`` columns, ``T_MS`` and the record-order columns. Out: the same rows minus
     those overwritten within their own millisecond, which no event can ever see (an event at that
-    millisecond sees all of them applied, SEMANTICS.md "Attribution").
+    millisecond sees all of them applied, docs/semantics.md "Attribution").
     """
     w = Window.partitionBy(*key).orderBy(*record_order())
     next_ms = F.lead(T_MS).over(w)
@@ -55,7 +55,7 @@ def last_of_each_millisecond(df: DataFrame, key: list[str]) -> DataFrame:
 def clean_group_values(values: Column) -> Column:
     """The distinct non-empty values of a group-values array, in listed order.
 
-    A user or event listed twice in one group still counts once in it (SEMANTICS.md "Words").
+    A user or event listed twice in one group still counts once in it (docs/semantics.md "Words").
     """
     return F.array_distinct(F.filter(values, lambda v: v.isNotNull() & (v != F.lit(""))))
 

@@ -1,6 +1,6 @@
 """Machine-readable reason codes for quarantined records and reported (non-fatal) issues.
 
-Every raw record ends in exactly one place (SEMANTICS.md "Bad input"): accepted, deduplicated,
+Every raw record ends in exactly one place (docs/semantics.md "Bad input"): accepted, deduplicated,
 or quarantined with one of the ``Quarantine`` codes below. ``Reported`` codes describe problems
 that do not stop a record from being accepted (the part that cannot be used is ignored and counted).
 

@@ -31,7 +31,7 @@ from pyspark.sql.types import (
 class C:
     """Column names shared across tables."""
 
-    # where a record came from and its place in record order (SEMANTICS.md "Time and order")
+    # where a record came from and its place in record order (docs/semantics.md "Time and order")
     BATCH_ID = "batch_id"
     INGESTED_AT = "ingested_at"
     SOURCE_FILE = "source_file"  # path relative to the landing folder, '/'-separated
@@ -50,7 +50,7 @@ class C:
     EVENT_TIME = "event_time"
     EVENT_DATE = "event_date"
     EVENT_TYPE = "event_type"
-    USER_KEY = "user_key"  # user_id when present, else device_id (SEMANTICS.md "Words")
+    USER_KEY = "user_key"  # user_id when present, else device_id (docs/semantics.md "Words")
     USER_ID = "user_id"
     DEVICE_ID = "device_id"
     INSERT_ID = "insert_id"

@@ -99,7 +99,7 @@ def _base_conf(
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
         "spark.sql.warehouse.dir": str(warehouse / "spark-warehouse"),
-        # Every time in groupetl is UTC (SEMANTICS.md "Time and order"); never the machine's zone.
+        # Every time in groupetl is UTC (docs/semantics.md "Time and order"); never the machine's zone.
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
         "spark.sql.adaptive.enabled": "true",

@@ -1,6 +1,6 @@
 """Point-in-time attribution of events to groups and group properties (pure transforms).
 
-SEMANTICS.md "Attribution: nothing is retroactive": per declared group type an event belongs to
+docs/semantics.md "Attribution: nothing is retroactive": per declared group type an event belongs to
 its event-level groups of that type, else to its user's groups as of the event's time, else to
 none; and each group shows its properties as of the event's time. A change at the event's very
 millisecond applies to it; among changes of one millisecond, record order decides (the history
@@ -72,7 +72,7 @@ def events_by_group_type(events: DataFrame, group_types: Sequence[str]) -> DataF
     """``SILVER_EVENTS`` -> one row per (event, declared group type) with ``_event_values``.
 
     ``_event_values`` are the event's own (event-level) values of that type, possibly empty.
-    Types in ``groups`` that are not declared are not looked at (SEMANTICS.md "Bad input").
+    Types in ``groups`` that are not declared are not looked at (docs/semantics.md "Bad input").
     """
     declared = F.array(*[F.lit(t) for t in group_types])
     values = F.coalesce(

@@ -134,7 +134,7 @@ class Accounts:
         """A Segment ``group`` call sent by a current member; ``False`` if ``c`` has none.
 
         Segment requires a user on ``group`` calls, and the call also assigns that user to the
-        group (SEMANTICS.md), so only a user who belongs to ``c`` at ``t`` may send it.
+        group (docs/semantics.md), so only a user who belongs to ``c`` at ``t`` may send it.
         """
         ctx, world = self.ctx, self.world
         member = world.current_member(c, t)

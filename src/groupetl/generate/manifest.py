@@ -1,6 +1,6 @@
 """The exact counts of what the generator wrote: :class:`Manifest` and the counters behind it.
 
-Every raw record is counted once, where it ends up (SEMANTICS.md "Bad input"):
+Every raw record is counted once, where it ends up (docs/semantics.md "Bad input"):
 
 - ``accepted.events``: activity events (Amplitude events other than ``$identify`` /
   ``$groupidentify``; Segment ``track`` / ``page`` / ``screen``);
@@ -15,7 +15,7 @@ Every raw record is counted once, where it ends up (SEMANTICS.md "Bad input"):
 
 - ``events``: one per accepted activity event;
 - ``group_assignments``: one per (accepted record, group type) assigning a non-empty value to a
-  user: every accepted identify, and every accepted Segment ``group`` call, which SEMANTICS.md
+  user: every accepted identify, and every accepted Segment ``group`` call, which docs/semantics.md
   lists among the user-level assignments as well as the group property records;
 - ``group_property_ops``: one per (accepted record, group, operation, property key); a Segment
   ``group`` call ``$set``s *all* its traits, the group type and value traits included.

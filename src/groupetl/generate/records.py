@@ -202,7 +202,7 @@ def count_property_ops(ops: Record) -> int:
     return sum(len(keys) for keys in ops.values())
 
 
-# Refused ids (SEMANTICS.md "Bad input"); the HTTP API also gets ids under min_id_length.
+# Refused ids (docs/semantics.md "Bad input"); the HTTP API also gets ids under min_id_length.
 _REFUSED_IDS = ("null", "none", "undefined", "unknown", "0", "-1")
 _REFUSED_HTTP_IDS = (*_REFUSED_IDS, "00000000-0000-0000-0000-000000000000", "u12", "abcd")
 _BAD_TIMES = {

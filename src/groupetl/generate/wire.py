@@ -5,7 +5,7 @@ from the files themselves, not from the code that decided what to write.
 
 Re-sends (duplicates) are queued and written at the start of the *next* body (HTTP, Segment) or
 the next file (Export), never next to the original: a later body or file, a later ``sentAt`` /
-``receivedAt`` / ``server_upload_time``, so in record order (SEMANTICS.md "Time and order") the
+``receivedAt`` / ``server_upload_time``, so in record order (docs/semantics.md "Time and order") the
 original comes first and is the one kept.
 """
 

@@ -1,12 +1,12 @@
 """Deduplication by (user key, insert id), over all history, keeping the first in record order.
 
 Amplitude drops an event whose ``insert_id`` it saw for the same device/user in the last 7 days;
-groupetl dedups over ALL history (SEMANTICS.md "Bad input" allows it and asks to say so): a
+groupetl dedups over ALL history (docs/semantics.md "Bad input" allows it and asks to say so): a
 re-send a month later is still a duplicate. Dedup keys: Amplitude ``insert_id`` / Export
 ``$insert_id``, Segment ``messageId``, PostHog ``uuid``; a record without one is never a
 duplicate. Dedup is per raw record, before it is split into silver rows, for every kind.
 
-The kept record is the first in record order (SEMANTICS.md "Time and order"), whatever the load
+The kept record is the first in record order (docs/semantics.md "Time and order"), whatever the load
 order: when a batch brings a record that sorts before an already accepted one with the same key,
 the accepted one is *displaced*: it moves to the duplicates table and the new one is accepted.
 """

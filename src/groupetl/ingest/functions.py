@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from groupetl.schemas import C
 
-MAX_STRING = 1024  # Amplitude cuts longer strings (SEMANTICS.md "Bad input")
+MAX_STRING = 1024  # Amplitude cuts longer strings (docs/semantics.md "Bad input")
 # Ids Amplitude refuses whatever their length (compared lower-cased, trimmed).
 REFUSED_IDS = (
     "",
@@ -246,7 +246,7 @@ def checked_time(
 
     In: whether the field is present, its parsed value (null when unparseable), optionally a flag
     for values that parse as numbers but cannot be times. Out: (time, problem) where time is the
-    parsed time, or the file's arrival time when the field is absent (SEMANTICS.md "Time and
+    parsed time, or the file's arrival time when the field is absent (docs/semantics.md "Time and
     order"), and problem is ``invalid_time``, ``time_out_of_range`` or null. The sane range is
     [2000-01-01, arrival time + 1 day].
     """
@@ -269,7 +269,7 @@ def json_path(dotted: str) -> str:
 
 
 def record_order() -> list[Column]:
-    """Sort keys of record order (SEMANTICS.md "Time and order"): time, source sequence (nulls
+    """Sort keys of record order (docs/semantics.md "Time and order"): time, source sequence (nulls
     last), file, line, position. Unique per record, so any batching sorts records the same way."""
     return [
         F.col(C.EVENT_TIME).asc(),

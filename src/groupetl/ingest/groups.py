@@ -1,6 +1,6 @@
 """A record's groups JSON -> the groups it tracks, with Amplitude's limits and what is reported.
 
-SEMANTICS.md "Words": values are strings (numbers are stringified); a list gives several values
+docs/semantics.md "Words": values are strings (numbers are stringified); a list gives several values
 of one type. Per record at most 5 group types (declared types first, in declared order, then
 others in listed order) and 10 values in total (in that order) are tracked; the rest is ignored
 and reported ``group_limit_exceeded``, the record is kept.

@@ -1,4 +1,4 @@
-"""The project-wide limit of 1000 distinct group property keys (SEMANTICS.md "Words").
+"""The project-wide limit of 1000 distinct group property keys (docs/semantics.md "Words").
 
 A key counts from its first accepted use, all group types together, and ``$unset`` does not free
 it. Keys already used by accepted silver ops are *known*; the new keys of a batch are admitted in

@@ -1,4 +1,4 @@
-"""A record's group properties -> group property operation rows (SEMANTICS.md, operations table).
+"""A record's group properties -> group property operation rows (docs/semantics.md, operations table).
 
 ``group_properties`` may hold plain values (``{"plan": "pro"}`` is ``$set``), operation maps
 (``{"$add": {"seats": 2}}``) or both. Segment traits and PostHog ``$group_set`` are plain only
@@ -22,7 +22,7 @@ from groupetl.ingest.shape import KIND_ASSIGNMENT, N
 from groupetl.reasons import Reported as R
 from groupetl.schemas import C
 
-# SEMANTICS.md table order: decides which operation applies when a record repeats a property.
+# docs/semantics.md table order: decides which operation applies when a record repeats a property.
 OPERATIONS = (
     "$set",
     "$setOnce",

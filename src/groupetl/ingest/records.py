@@ -9,7 +9,7 @@ A line is one of:
 
 Every element of the list is one record (``record_index`` 0, 1, ...; a single record is index 0).
 A line that cannot be unwrapped (not JSON, not an object, no list where the format needs one) is
-ONE record, with a null ``record_index``, quarantined with its reason (SEMANTICS.md "Bad input").
+ONE record, with a null ``record_index``, quarantined with its reason (docs/semantics.md "Bad input").
 A body with an empty list holds no records.
 
 How a line is read (parsing JSON is the cost of ingest, docs/architecture.md "Ingest"):

@@ -105,7 +105,7 @@ def _event_type(r: Column) -> Column:
 
 
 def _group_call(r: Column, config: ProjectConfig) -> tuple[Column, Column]:
-    """(groups JSON, properties JSON) of a ``group`` call (SEMANTICS.md, Segment ``group``)."""
+    """(groups JSON, properties JSON) of a ``group`` call (docs/semantics.md, Segment ``group``)."""
     traits = F.from_json(r["traits"], fx.VARIANT_MAP)
     type_value = fx.variant_string(F.element_at(traits, F.lit(config.segment.group_type_trait)))
     group_value = F.element_at(traits, F.lit(config.segment.group_value_trait))

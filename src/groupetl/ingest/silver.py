@@ -1,6 +1,6 @@
 """Classified records of one batch -> silver, quarantine, duplicates and reported tables.
 
-Every raw record ends in exactly one place (SEMANTICS.md "Bad input"): quarantined, duplicate,
+Every raw record ends in exactly one place (docs/semantics.md "Bad input"): quarantined, duplicate,
 or accepted. An accepted record is one row of ``SILVER_RECORDS`` and, by kind, rows of
 ``SILVER_EVENTS`` (partitioned by ``event_date``), ``SILVER_GROUP_ASSIGNMENTS`` (one per group
 type assigned) and ``SILVER_GROUP_PROPERTY_OPS`` (one per group, operation and property); its

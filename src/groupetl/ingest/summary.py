@@ -1,7 +1,7 @@
 """Counts of an ingest run, taken from the DataFrames written, and the run log row.
 
 One aggregation over a batch's classified records (cached, so it is not recomputed) gives every
-count; the writes then skip empty tables. The counts must add up (SEMANTICS.md "Bad input"):
+count; the writes then skip empty tables. The counts must add up (docs/semantics.md "Bad input"):
 ``records_read == accepted (all kinds) + duplicates + quarantined``, checked for every batch.
 """
 

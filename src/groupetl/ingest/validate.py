@@ -1,6 +1,6 @@
 """Amplitude's validation rules, applied to every parsed record whatever its format.
 
-The first failing check decides the quarantine reason (SEMANTICS.md "Bad input"):
+The first failing check decides the quarantine reason (docs/semantics.md "Bad input"):
 
 1. line/record-level problems found while unwrapping or parsing (invalid_json, not_an_object,
    unknown_format, unsupported_message_type);

@@ -1,6 +1,6 @@
 """Account lookup query syntax: ``NAME = VALUE`` (Spark-free).
 
-Grammar (SEMANTICS.md "Account lookup")::
+Grammar (docs/semantics.md "Account lookup")::
 
     query  := name '=' value            spaces around '=' are optional
     name   := word (space word)* | quoted

@@ -1,6 +1,6 @@
 """Group property operations -> property history, group versions and current properties.
 
-``property_history(ops)`` applies SEMANTICS.md's operations in record order; ``group_versions``
+``property_history(ops)`` applies docs/semantics.md's operations in record order; ``group_versions``
 turns the history into numbered full property maps; ``current_group_properties`` keeps the
 latest. See ``history`` for how the operations are applied without a quadratic fold.
 """

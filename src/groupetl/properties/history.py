@@ -1,4 +1,4 @@
-"""Group property operations -> each property's value over time (SEMANTICS.md operations table).
+"""Group property operations -> each property's value over time (docs/semantics.md operations table).
 
 The operations of one (group, property) are applied in record order without a quadratic fold:
 
@@ -14,7 +14,7 @@ The operations of one (group, property) are applied in record order without a qu
    per segment that yields the list after every step.
 6. ``changes``: per millisecond the last value wins; rows that change nothing are dropped.
 
-Decisions where SEMANTICS.md is silent (docs/attribution.md lists them): an operation whose value
+Decisions where docs/semantics.md is silent (docs/attribution.md lists them): an operation whose value
 is not JSON or is JSON ``null`` is ignored, as is ``$add`` of a non-number; ``$remove`` on a value
 that is not a list leaves it alone; numbers added are exact integers while every operand is an
 integer, else doubles.
@@ -58,7 +58,7 @@ _UPTO = (Window.unboundedPreceding, Window.currentRow)
 def normalize_ops(ops: DataFrame) -> DataFrame:
     """Operation rows (``SILVER_GROUP_PROPERTY_OPS``) -> the same, parsed and ranked.
 
-    Out: the known operations plus ``_t_ms``, ``_rank`` (position in SEMANTICS.md's table,
+    Out: the known operations plus ``_t_ms``, ``_rank`` (position in docs/semantics.md's table,
     ``$clearAll`` first), ``_valid``, ``_kind``, ``_json`` (canonical JSON text), ``_items`` (the
     value as list items), ``_int`` and ``_dbl`` (numbers). Not valid: invalid JSON, JSON null,
     ``$add`` of a non-number; such an operation still counts as the one naming its property.
@@ -101,7 +101,7 @@ def mark_segments(ops: DataFrame) -> DataFrame:
 
     A record's operations on one property are adjacent in record order, sorted by ``_rank``; only
     the first applies: ``$clearAll`` (ranked first, so the rest of its record is ignored), else the
-    first in SEMANTICS.md's table. A ``$setOnce`` finding a value does nothing and is dropped.
+    first in docs/semantics.md's table. A ``$setOnce`` finding a value does nothing and is dropped.
     Whether a property has a value before an operation only depends on the last operation that
     creates one (all but ``$remove``) or removes it, so it is a carried-forward flag, not a fold.
     ``_seg`` counts the resets so far: each segment starts from a value of its own.
@@ -225,7 +225,7 @@ def property_values(ops: DataFrame) -> DataFrame:
 
     Out: group, property, ``_pos`` (record order), ``_t_ms``, operation, origin, record_id,
     batch_id, ``VALUE_AFTER`` (JSON text, null = absent) and ``NON_NUMERIC_ADD`` (an ``$add`` left
-    alone because the value is not a number: SEMANTICS.md says to report it).
+    alone because the value is not a number: docs/semantics.md says to report it).
     """
     return (
         ops.transform(normalize_ops)

@@ -18,7 +18,7 @@ SET, SET_ONCE, UNSET, ADD = "$set", "$setOnce", "$unset", "$add"
 APPEND, PREPEND, PRE_INSERT, POST_INSERT = "$append", "$prepend", "$preInsert", "$postInsert"
 REMOVE, CLEAR_ALL = "$remove", "$clearAll"
 LIST_BUILDERS = (APPEND, PREPEND, PRE_INSERT, POST_INSERT)
-# SEMANTICS.md's table order: when one record names a property under several operations, the
+# docs/semantics.md's table order: when one record names a property under several operations, the
 # first of this order applies.
 OPERATIONS = (
     SET,
@@ -74,7 +74,7 @@ def list_json(items: Column) -> Column:
 
 
 def apply_list_op(current: Column, op: Column, items: Column) -> Column:
-    """The list after one operation (SEMANTICS.md table), both lists as arrays of JSON texts.
+    """The list after one operation (docs/semantics.md table), both lists as arrays of JSON texts.
 
     ``$postInsert`` / ``$preInsert`` add the items not already present, each once, keeping the
     given order (so ``$preInsert [a, b]`` on ``[x]`` gives ``[a, b, x]``, like ``$prepend``).

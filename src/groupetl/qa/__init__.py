@@ -1,6 +1,6 @@
 """Instrumentation QA: expectation suites from the project's config, run with Great Expectations.
 
-SEMANTICS.md "Instrumentation QA". Entry points (imported lazily, so the Spark-free parts such as
+docs/semantics.md "Instrumentation QA". Entry points (imported lazily, so the Spark-free parts such as
 the tracking plan import load neither Spark nor GX)::
 
     from groupetl.qa import run_qa, format_qa_table

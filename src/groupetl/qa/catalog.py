@@ -1,4 +1,4 @@
-"""The catalog of QA expectations, built from a project's config (SEMANTICS.md "Instrumentation QA").
+"""The catalog of QA expectations, built from a project's config (docs/semantics.md "Instrumentation QA").
 
 Each :class:`Suite` validates one DataFrame (a table, or a small frame derived from tables by
 ``groupetl.qa.frames``) with Great Expectations; each :class:`Check` is one expectation with a
@@ -23,7 +23,7 @@ from groupetl.qa.settings import ERROR, WARNING, QaSettings, Thresholds
 from groupetl.schemas import C, T
 
 NUMERIC_VALUE = r"^[0-9]+$"
-ATTRIBUTIONS = ("event", "user", "none")  # SEMANTICS.md "Attribution" steps 1, 2, otherwise
+ATTRIBUTIONS = ("event", "user", "none")  # docs/semantics.md "Attribution" steps 1, 2, otherwise
 
 # The Great Expectations classes the catalog uses (great_expectations.expectations.<name>).
 NOT_NULL = "ExpectColumnValuesToNotBeNull"

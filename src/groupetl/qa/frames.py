@@ -225,7 +225,7 @@ def property_keys(ops: DataFrame, plan: TrackingPlan) -> DataFrame:
 def record_outcomes(records: DataFrame, duplicates: DataFrame, quarantine: DataFrame) -> DataFrame:
     """One row: raw records accepted, deduplicated and quarantined, and the two rates.
 
-    Every raw record ends in exactly one of the three places (SEMANTICS.md "Bad input"), so
+    Every raw record ends in exactly one of the three places (docs/semantics.md "Bad input"), so
     their sum is the number of raw records; an empty project has rates 0.
     """
     counts = (

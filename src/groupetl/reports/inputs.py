@@ -9,7 +9,7 @@
   ids and user keys, so the extra rows of multi-valued groups never double-count.
 
 Group properties come from an equi-join on (group_type, group_value, group_version = version)
-with GROUP_VERSIONS (SEMANTICS.md "Attribution": properties as of the event's time).
+with GROUP_VERSIONS (docs/semantics.md "Attribution": properties as of the event's time).
 Property values are compared in decoded text form (``groupetl.cohorts.columns.decoded_text``).
 """
 

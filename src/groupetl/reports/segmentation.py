@@ -10,7 +10,7 @@ table. The chain for one report::
       -> segmentation_table(counts, report, run)
 
 A row counts under the segment value its event had *at event time*: a company whose ``region``
-changed mid-week counts once under each value that week (SEMANTICS.md "Reports are counted by
+changed mid-week counts once under each value that week (docs/semantics.md "Reports are counted by
 group"). ``events`` counts distinct events, ``uniques`` distinct counting units (groups, or users
 in a user report) and ``users`` distinct user keys.
 """
