@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     from groupetl.config import load_config
     from groupetl.ingest.bronze import read_batch_lines, write_bronze
     from groupetl.ingest.classify import classify, parse_records, record_type
-    from groupetl.ingest.landing import list_landing, split_new
     from groupetl.ingest.groups import with_groups
+    from groupetl.ingest.landing import list_landing, split_new
     from groupetl.ingest.properties import with_operations
     from groupetl.ingest.records import explode_records
     from groupetl.ingest.validate import with_event_fields
