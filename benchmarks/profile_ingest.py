@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default="lines,explode,all", help=f"of {','.join(STEPS)}")
     parser.add_argument("--reps", type=int, default=2, help="repetitions; JFR on the second")
     parser.add_argument("--top", type=int, default=25, help="frames to print")
+    parser.add_argument(
+        "--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark SQL conf to set"
+    )
     args = parser.parse_args(argv)
     steps = [s for s in args.steps.split(",") if s]
     if unknown := set(steps) - set(STEPS):
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from groupetl.ingest.classify import classify, parse_records, record_type
     from groupetl.ingest.groups import with_groups
     from groupetl.ingest.landing import list_landing, split_new
+    from groupetl.ingest.pipeline import CODEGEN_MAX_FIELDS
     from groupetl.ingest.properties import with_operations
     from groupetl.ingest.records import explode_records
     from groupetl.ingest.validate import with_event_fields
@@ -101,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(conf)
     spark = session_for(config, app_name="groupetl-profile")
     spark.conf.set("spark.sql.variant.allowDuplicateKeys", "true")  # as ingest.run does
+    spark.conf.set("spark.sql.codegen.maxFields", str(CODEGEN_MAX_FIELDS))  # likewise
+    for kv in args.conf:
+        key, _, value = kv.partition("=")
+        spark.conf.set(key, value)
     batch = "profile"
     if not tables.exists(spark, config.paths.table(T.BRONZE_RECORDS)):
         started = time.monotonic()

@@ -61,12 +61,16 @@ def find_duplicates(candidates: DataFrame, accepted: DataFrame) -> DataFrame:
     )
 
 
-def with_status(df: DataFrame, losers: DataFrame) -> DataFrame:
+def with_status(df: DataFrame, losers: DataFrame, *, broadcast: bool = False) -> DataFrame:
     """Add ``_status`` (accepted | duplicate | quarantined) and ``kept_record_id`` to records.
 
-    In: classified records (REASON set = quarantined) and :func:`find_duplicates`' result.
+    In: classified records (REASON set = quarantined) and :func:`find_duplicates`' result;
+    ``broadcast``: the losers are few enough to be sent to every task (the records are then
+    not shuffled).
     """
     dup = losers.filter(F.col(N.NEW)).select(C.RECORD_ID, C.KEPT_RECORD_ID)
+    if broadcast:
+        dup = F.broadcast(dup)
     joined = df.join(dup, on=C.RECORD_ID, how="left")
     status = (
         F.when(F.col(C.REASON).isNotNull(), F.lit(STATUS_QUARANTINED))

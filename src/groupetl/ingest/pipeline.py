@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 # right after that ledger commit, to prove a re-run recovers (tests/test_ingest_run.py).
 CRASH_ENV = "GROUPETL_TEST_CRASH_AFTER"
 Progress = Callable[[str], None]
+CODEGEN_MAX_FIELDS = 10_000
+# Up to this many duplicates (narrow rows: two ids, key, pointer) are broadcast to the writes.
+BROADCAST_LOSERS = 500_000
 
 
 def _crash_point(name: str) -> None:
@@ -108,10 +111,12 @@ def process_batch(spark: SparkSession, config: ProjectConfig, batch_id: str) -> 
             limited = _materialize(with_raw_from_lines(with_property_limit(checked, known), lines))
             cached.append(limited)
         accepted = tables.read(spark, config.paths.table(T.SILVER_RECORDS), SILVER_RECORDS)
-        # losers is small and cheap to recompute from the cached records: not cached itself
-        losers = find_duplicates(limited.filter(F.col(C.REASON).isNull()), accepted)
-        final = _materialize(with_status(limited, losers))
-        cached.append(final)
+        # The losers (a few narrow columns) are cached, not a second copy of the batch: every
+        # write reads the cached records joined with them, and the dedup window runs once.
+        losers = _materialize(find_duplicates(limited.filter(F.col(C.REASON).isNull()), accepted))
+        cached.append(losers)
+        # counted first, so the writes' joins know its size (broadcast, no shuffle of the batch)
+        final = with_status(limited, losers, broadcast=losers.count() <= BROADCAST_LOSERS)
         displaced = losers.filter(~F.col(N.NEW)).withColumn(C.BATCH_ID, F.lit(batch_id))
         counts = with_unreadable_files(batch_counts(final, displaced), unreadable_count)
         check_balance(counts, f"batch {batch_id}")
@@ -235,6 +240,10 @@ def run(
     run_id = uuid.uuid4().hex
     # A JSON object repeating a key is read as its last value (like JSON.parse), not as null.
     spark.conf.set("spark.sql.variant.allowDuplicateKeys", "true")
+    # A record row has a few hundred nested fields (the parsed line, the record struct); above
+    # the default 100, Spark leaves every projection out of whole-stage code generation, and
+    # each of classify's projections then copies the whole row (docs/architecture.md "Ingest").
+    spark.conf.set("spark.sql.codegen.maxFields", str(CODEGEN_MAX_FIELDS))
     try:
         result = _ingest(spark, config, batch_id, say)
     except Exception as exc:
