@@ -33,8 +33,9 @@ def _records(spark, *rows: tuple[str, str]) -> list[tuple]:
     """(file, record index, reason, record text) per record; the text is the record's raw
     JSON as the quarantine would store it, and for an accepted record its event type."""
     config = load_config(Path(__file__).resolve().parent.parent / "conf" / "local.yaml")
-    exploded = explode_records(_lines(spark, *rows), record_type(config))
-    out = exploded.transform(with_raw).select(
+    lines = _lines(spark, *rows)
+    exploded = explode_records(lines, record_type(config))
+    out = with_raw(exploded, lines).select(
         C.SOURCE_FILE,
         C.RECORD_INDEX,
         C.REASON,

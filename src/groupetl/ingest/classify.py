@@ -76,37 +76,30 @@ def parse_records(lines: DataFrame, config: ProjectConfig) -> DataFrame:
     )
 
 
-def with_raw(df: DataFrame) -> DataFrame:
-    """Give every quarantined record of a one-parse list body its JSON text, and drop the body.
+def with_raw(df: DataFrame, lines: DataFrame, *, broadcast: bool = True) -> DataFrame:
+    """Give every quarantined one-parse record its JSON text, taken from its bronze line.
 
-    In: classified rows with ``_line`` (null except for one-parse list records). Out: the same
-    rows without ``_line``; ``raw`` of a quarantined record is its text, read from the body only
-    for those records (they are few), exactly as the careful path would have kept it.
+    One-parse records carry no text (:func:`records.explode_records`); the few that end in the
+    quarantine get it here, exactly as the careful path would have kept it: the whole line
+    (without a byte order mark) for a one-record line, the item's text for a list body.
+    In: classified rows (``_single`` set for one-parse records) and the batch's bronze lines;
+    ``broadcast``: the records to fix are few enough to send their pointers to every task, so
+    the lines are not shuffled. Out: the same rows and columns, ``raw`` filled.
     """
-    missing = F.col(C.REASON).isNotNull() & F.col(C.RAW).isNull() & F.col(N.LINE).isNotNull()
-    raw = F.when(missing, raw_of_record(F.col(N.LINE), F.col(C.RECORD_INDEX))).otherwise(
-        F.col(C.RAW)
+    need = F.col(C.REASON).isNotNull() & F.col(C.RAW).isNull() & F.col(N.SINGLE).isNotNull()
+    wanted = df.filter(need).select(
+        C.RECORD_ID, C.SOURCE_FILE, C.LINE_NUMBER, C.RECORD_INDEX, N.SINGLE
     )
-    return df.withColumn(C.RAW, raw).drop(N.LINE)
-
-
-def with_raw_from_lines(df: DataFrame, lines: DataFrame) -> DataFrame:
-    """:func:`with_raw` for records quarantined after classification (the key limit), whose
-    body is no longer carried: their bodies are looked up in the batch's bronze lines.
-
-    In: classified rows (no ``_line``) and the batch's bronze lines. Out: the same rows; a
-    quarantined record of a list body with no ``raw`` gets its text. The records to fix are
-    few: their pointers are broadcast, the rows are not shuffled.
-    """
-    need = F.col(C.REASON).isNotNull() & F.col(C.RAW).isNull() & F.col(C.RECORD_INDEX).isNotNull()
-    wanted = df.filter(need).select(C.RECORD_ID, C.SOURCE_FILE, C.LINE_NUMBER, C.RECORD_INDEX)
-    body = fx.strip_bom(F.col(C.RAW))
+    text = fx.strip_bom(F.col(C.RAW))
+    text_of_record = F.when(F.col(N.SINGLE), text).otherwise(
+        raw_of_record(text, F.col(C.RECORD_INDEX))
+    )
     found = (
-        lines.select(C.SOURCE_FILE, C.LINE_NUMBER, C.FILE_FORMAT, body.alias(N.LINE))
-        .join(F.broadcast(wanted), on=[C.SOURCE_FILE, C.LINE_NUMBER])
-        .select(C.RECORD_ID, raw_of_record(F.col(N.LINE), F.col(C.RECORD_INDEX)).alias("_found"))
+        lines.select(C.SOURCE_FILE, C.LINE_NUMBER, C.FILE_FORMAT, C.RAW)
+        .join(F.broadcast(wanted) if broadcast else wanted, on=[C.SOURCE_FILE, C.LINE_NUMBER])
+        .select(C.RECORD_ID, text_of_record.alias("_found"))
     )
-    fixed = df.join(F.broadcast(found), on=C.RECORD_ID, how="left")
+    fixed = df.join(F.broadcast(found) if broadcast else found, on=C.RECORD_ID, how="left")
     return fixed.withColumn(C.RAW, F.coalesce(F.col(C.RAW), F.col("_found"))).drop("_found")
 
 
@@ -122,5 +115,4 @@ def classify(lines: DataFrame, config: ProjectConfig) -> DataFrame:
         .transform(with_operations)
         .transform(with_event_fields)
         .transform(with_reason)
-        .transform(with_raw)
     )

@@ -30,7 +30,7 @@ from groupetl.crm import parse_crm
 from groupetl.errors import InputError
 from groupetl.ingest import ledger
 from groupetl.ingest.bronze import read_batch_lines, unreadable_files, write_bronze_batch
-from groupetl.ingest.classify import classify, with_raw_from_lines
+from groupetl.ingest.classify import classify, with_raw
 from groupetl.ingest.dedup import find_duplicates, with_status
 from groupetl.ingest.landing import (
     batch_id_for,
@@ -39,7 +39,7 @@ from groupetl.ingest.landing import (
     split_new,
 )
 from groupetl.ingest.limits import with_property_limit
-from groupetl.ingest.shape import N
+from groupetl.ingest.shape import STATUS_QUARANTINED, N
 from groupetl.ingest.silver import write_batch
 from groupetl.ingest.summary import (
     ACCEPTED_KEYS,
@@ -61,6 +61,8 @@ Progress = Callable[[str], None]
 CODEGEN_MAX_FIELDS = 10_000
 # Up to this many duplicates (narrow rows: two ids, key, pointer) are broadcast to the writes.
 BROADCAST_LOSERS = 500_000
+# Up to this many quarantined records' pointers are broadcast to find their text in bronze.
+BROADCAST_QUARANTINED = 500_000
 
 
 def _crash_point(name: str) -> None:
@@ -108,7 +110,7 @@ def process_batch(spark: SparkSession, config: ProjectConfig, batch_id: str) -> 
     try:
         limited = checked
         if _may_pass_key_limit(checked, known):
-            limited = _materialize(with_raw_from_lines(with_property_limit(checked, known), lines))
+            limited = _materialize(with_property_limit(checked, known))
             cached.append(limited)
         accepted = tables.read(spark, config.paths.table(T.SILVER_RECORDS), SILVER_RECORDS)
         # The losers (a few narrow columns) are cached, not a second copy of the batch: every
@@ -125,10 +127,16 @@ def process_batch(spark: SparkSession, config: ProjectConfig, batch_id: str) -> 
             "duplicates_total": counts["duplicates"] + counts["moved_to_duplicates"],
             "accepted_total": sum(counts[k] for k in ACCEPTED_KEYS.values()),
         }
+        quarantined = with_raw(
+            final.filter(F.col(N.STATUS) == STATUS_QUARANTINED),
+            lines,
+            broadcast=counts["quarantined"] <= BROADCAST_QUARANTINED,
+        )
         write_batch(
             spark,
             config,
             final,
+            quarantined,
             displaced.select(*DUPLICATES.fieldNames()),
             write_counts,
             unreadable,

@@ -19,7 +19,8 @@ How a line is read (parsing JSON is the cost of ingest, docs/architecture.md "In
   same parse as the envelope. It applies when that parse reports nothing malformed (Spark's
   corrupt-record column is null) and the list is there (for Segment and PostHog, or provably
   absent: the line is then one message). The record's own JSON text is not kept: the few
-  records that end in the quarantine get theirs back from the line (:func:`raw_of_record`).
+  records that end in the quarantine get theirs back from their bronze line
+  (:func:`raw_of_record`).
 - **the careful path** (anything else: not JSON, not an object, a list given as a string, an
   item that is not an object, a field of an unexpected shape): the envelope and the list are
   read as text, each record is parsed from its own text, and the line-level reasons are decided
@@ -166,8 +167,9 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
     In: bronze record rows (``BRONZE_RECORDS`` columns) and the struct every record is read
     into (the union of the parsers' fields). Out: each record's fields in ``_rec`` (null when the
     line or the record is unusable), its pointer, REASON/MESSAGE set when the line or the record
-    is unusable as a record, and ``raw``: the record's text where it was read (a line-level
-    failure keeps the whole line), else null with ``_line`` holding the body to take it from.
+    is unusable as a record, and ``raw``: the record's text where the careful path read it (a
+    line-level failure keeps the whole line), else null with ``_single`` telling where in its
+    line the text is (:func:`groupetl.ingest.classify.with_raw` takes it from bronze).
     """
     # A UTF-8 byte order mark at the start of a file is not part of the JSON; bronze keeps it.
     prepared = lines.withColumn("_text", fx.strip_bom(F.col(C.RAW)))
@@ -202,8 +204,8 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
         *[F.col(c) for c in (C.BATCH_ID, C.INGESTED_AT, C.SOURCE_FILE, C.FILE_FORMAT)],
         C.ARRIVAL_TIME,
         C.LINE_NUMBER,
-        C.RAW,
-        text.alias("_text"),
+        # the line's text is copied to each of its records: only a failed line's is needed
+        F.when(line_reason.isNotNull(), F.col(C.RAW)).alias(C.RAW),
         line_reason.alias("_line_reason"),
         F.when(careful, single).otherwise(F.col("_typed_single")).alias("_single"),
         (~careful).alias("_fast"),
@@ -245,9 +247,9 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
     record = F.when(
         reason.isNull(), F.when(fast, F.col("_item")).otherwise(F.from_json(rec_text, record_type))
     )
-    raw = (
-        F.when(line_failed, F.col(C.RAW)).when(fast & single, F.col("_text")).when(~fast, rec_text)
-    )
+    # a one-parse record's text is not carried (rows are copied many times on their way to
+    # the cache): the few quarantined ones get theirs from bronze (classify.with_raw)
+    raw = F.when(line_failed, F.col(C.RAW)).when(~fast, rec_text)
     return exploded.select(
         C.BATCH_ID,
         C.INGESTED_AT,
@@ -258,7 +260,7 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
         index.alias(C.RECORD_INDEX),
         record_id(F.col(C.SOURCE_FILE), F.col(C.LINE_NUMBER), index).alias(C.RECORD_ID),
         raw.alias(C.RAW),
-        F.when(fast & ~single, F.col("_text")).alias(N.LINE),
+        F.when(fast, single).alias(N.SINGLE),
         record.alias(N.REC),
         rec_text.alias(N.REC_TEXT),
         reason.alias(C.REASON),

@@ -19,7 +19,9 @@ class N:
 
     REC = "_rec"  # the record's fields (struct: the union of the parsers' record fields)
     REC_TEXT = "_rec_text"  # the record's JSON text, where the careful path read it (else null)
-    LINE = "_line"  # a one-parse list body, kept until the quarantined records' text is taken
+    # one-parse records carry no text: true when the record is its whole line, false for an item
+    # of a list body (where a quarantined record's text is taken from, :func:`classify.with_raw`)
+    SINGLE = "_single"
     ENV_MIN_ID = "_env_min_id_length"  # Amplitude body options.min_id_length
     ENV_SENT_AT = "_env_sent_at"  # Segment/PostHog body sentAt / sent_at
     TIME_PROBLEM = "_time_problem"  # invalid_time | time_out_of_range | null
@@ -66,7 +68,7 @@ POINTER = (
 # the record is unusable before any format-specific parsing.
 EXPLODED = (
     *POINTER,
-    N.LINE,
+    N.SINGLE,
     N.REC,
     N.REC_TEXT,
     C.REASON,
@@ -78,7 +80,7 @@ EXPLODED = (
 # What parsing produces (same columns, same order), whatever the format.
 PARSED = (
     *POINTER,
-    N.LINE,
+    N.SINGLE,
     C.SOURCE,
     C.RECORD_KIND,
     C.REASON,

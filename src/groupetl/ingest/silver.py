@@ -44,10 +44,12 @@ def _status(df: DataFrame, status: str) -> DataFrame:
     return df.filter(F.col(N.STATUS) == status)
 
 
-def quarantine_rows(final: DataFrame, unreadable: DataFrame | None = None) -> DataFrame:
+def quarantine_rows(quarantined: DataFrame, unreadable: DataFrame | None = None) -> DataFrame:
     """QUARANTINE rows: reason, message, pointer and the raw record (or line); plus the
-    ``unreadable`` files' rows when given (one per file, line 0, no raw text)."""
-    rows = _status(final, STATUS_QUARANTINED).select(*QUARANTINE.fieldNames())
+    ``unreadable`` files' rows when given (one per file, line 0, no raw text).
+
+    In: the batch's quarantined records with their text (:func:`classify.with_raw`)."""
+    rows = _status(quarantined, STATUS_QUARANTINED).select(*QUARANTINE.fieldNames())
     if unreadable is not None:
         rows = rows.unionByName(unreadable.select(*QUARANTINE.fieldNames()))
     return rows
@@ -127,11 +129,16 @@ def write_batch(
     spark: SparkSession,
     config: ProjectConfig,
     final: DataFrame,
+    quarantined: DataFrame,
     displaced: DataFrame,
     counts: Mapping[str, int],
     unreadable: DataFrame | None = None,
 ) -> list[str]:
     """Write one batch's rows; skip tables with nothing to add. Return the tables written.
+
+    ``final``: the batch's records with their status; ``quarantined``: its quarantined ones
+    with their text (:func:`groupetl.ingest.classify.with_raw`); ``displaced``: accepted
+    records of earlier batches that this batch's records displaced (DUPLICATES rows).
 
     ``unreadable``: ``QUARANTINE`` rows of the batch's unreadable files
     (:func:`groupetl.ingest.bronze.unreadable_files`), written in the same quarantine commit.
@@ -143,7 +150,7 @@ def write_batch(
     """
     p = config.paths
     plan: list[tuple[str, str, Callable[[], DataFrame], tuple[str, ...]]] = [
-        ("quarantined", str(p.quarantine), lambda: quarantine_rows(final, unreadable), ()),
+        ("quarantined", str(p.quarantine), lambda: quarantine_rows(quarantined, unreadable), ()),
         (
             "duplicates_total",
             p.table(T.SILVER_DUPLICATES),
