@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from groupetl.ingest.classify import classify, parse_records, record_type
     from groupetl.ingest.groups import with_groups
     from groupetl.ingest.landing import list_landing, split_new
-    from groupetl.ingest.pipeline import CODEGEN_MAX_FIELDS
+    from groupetl.ingest.pipeline import ingest_confs
     from groupetl.ingest.properties import with_operations
     from groupetl.ingest.records import explode_records
     from groupetl.ingest.validate import with_event_fields
@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(conf)
     spark = session_for(config, app_name="groupetl-profile")
     spark.conf.set("spark.sql.variant.allowDuplicateKeys", "true")  # as ingest.run does
-    spark.conf.set("spark.sql.codegen.maxFields", str(CODEGEN_MAX_FIELDS))  # likewise
+    for key, value in ingest_confs(spark).items():  # likewise
+        spark.conf.set(key, value)
     for kv in args.conf:
         key, _, value = kv.partition("=")
         spark.conf.set(key, value)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -213,3 +214,26 @@ def session_for(config, profile: str = "local", verbose: bool = False, app_name:
         app_name=f"{app_name}:{config.project}",
         verbose=verbose,
     )
+
+
+@contextmanager
+def temporary_conf(spark, confs: Mapping[str, str | None]) -> Iterator[None]:
+    """Set the SQL confs ``confs`` (None: unset) for the block; restore their values after.
+
+    For settings one stage needs and the stages after it (in the same session) must not get.
+    """
+    saved = {key: spark.conf.get(key, None) for key in confs}
+    try:
+        for key, value in confs.items():
+            _set_conf(spark, key, value)
+        yield
+    finally:
+        for key, value in saved.items():
+            _set_conf(spark, key, value)
+
+
+def _set_conf(spark, key: str, value: str | None) -> None:
+    if value is None:
+        spark.conf.unset(key)
+    else:
+        spark.conf.set(key, value)

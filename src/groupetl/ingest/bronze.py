@@ -45,7 +45,7 @@ import re
 import urllib.parse
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,7 @@ from groupetl.ingest.functions import is_blank
 from groupetl.ingest.landing import NewFile
 from groupetl.reasons import Quarantine as Q
 from groupetl.schemas import BRONZE_FILES, BRONZE_RECORDS, QUARANTINE, C, T
+from groupetl.session import temporary_conf
 
 log = logging.getLogger(__name__)
 
@@ -104,24 +105,9 @@ def _scan_key(spark: SparkSession, path: str) -> str:
     return str(spark._jvm.org.apache.hadoop.fs.Path(path).toUri().toString())
 
 
-@contextmanager
-def one_file_per_partition(spark: SparkSession) -> Iterator[None]:
-    """Set :data:`_ONE_FILE_PER_PARTITION` on the session for the block; restore it after."""
-    saved = {k: spark.conf.get(k, None) for k in _ONE_FILE_PER_PARTITION}
-    try:
-        for key, value in _ONE_FILE_PER_PARTITION.items():
-            _set_conf(spark, key, value)
-        yield
-    finally:
-        for key, value in saved.items():
-            _set_conf(spark, key, value)
-
-
-def _set_conf(spark: SparkSession, key: str, value: str | None) -> None:
-    if value is None:
-        spark.conf.unset(key)
-    else:
-        spark.conf.set(key, value)
+def one_file_per_partition(spark: SparkSession) -> AbstractContextManager[None]:
+    """Set :data:`_ONE_FILE_PER_PARTITION` on the session for a block; restore it after."""
+    return temporary_conf(spark, _ONE_FILE_PER_PARTITION)
 
 
 def _scan(spark: SparkSession, files: list[NewFile]) -> DataFrame:
@@ -338,16 +324,12 @@ def _culprit(exc: BaseException, files: list[NewFile]) -> tuple[NewFile, str] | 
 
 def _readable_lines(spark: SparkSession, n: NewFile) -> int:
     """How many lines of an unreadable file Spark reads before its error (skipping the rest)."""
-    key = "spark.sql.files.ignoreCorruptFiles"
-    saved = spark.conf.get(key, None)
-    spark.conf.set(key, "true")
     try:
-        return spark.read.option("lineSep", "\n").text(_escape_glob(str(n.file.path))).count()
+        with temporary_conf(spark, {"spark.sql.files.ignoreCorruptFiles": "true"}):
+            return spark.read.option("lineSep", "\n").text(_escape_glob(str(n.file.path))).count()
     except Exception as exc:  # e.g. gone since: the count is only informative
         log.warning("could not count the readable lines of %s: %s", n.file.relative, exc)
         return 0
-    finally:
-        _set_conf(spark, key, saved)
 
 
 def _append_lines(

@@ -50,6 +50,7 @@ from groupetl.ingest.summary import (
     write_run_log,
 )
 from groupetl.schemas import DUPLICATES, SILVER_RECORDS, C, T
+from groupetl.session import temporary_conf
 from groupetl.stages import StageResult
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 CRASH_ENV = "GROUPETL_TEST_CRASH_AFTER"
 Progress = Callable[[str], None]
 CODEGEN_MAX_FIELDS = 10_000
+PARSE_TASKS_PER_CORE = 4
 # Up to this many duplicates (narrow rows: two ids, key, pointer) are broadcast to the writes.
 BROADCAST_LOSERS = 500_000
 # Up to this many quarantined records' pointers are broadcast to find their text in bronze.
@@ -231,6 +233,21 @@ def _ingest(
     )
 
 
+def ingest_confs(spark: SparkSession) -> dict[str, str]:
+    """Session settings for the ingest stage only (docs/architecture.md "Ingest")."""
+    cores = spark.sparkContext.defaultParallelism
+    return {
+        # A record row has a few hundred nested fields (the parsed line, the record struct):
+        # above the default 100, Spark leaves every projection out of whole-stage code
+        # generation, and each of classify's projections then copies the whole row.
+        "spark.sql.codegen.maxFields": str(CODEGEN_MAX_FIELDS),
+        # The parse reads bronze in this many splits at least (Spark's default: one per core):
+        # per-line cost varies a lot (identify bodies, long lists), and with one task per core
+        # the slowest task decides the stage's time.
+        "spark.sql.files.minPartitionNum": str(PARSE_TASKS_PER_CORE * cores),
+    }
+
+
 def run(
     spark: SparkSession,
     config: ProjectConfig,
@@ -248,12 +265,9 @@ def run(
     run_id = uuid.uuid4().hex
     # A JSON object repeating a key is read as its last value (like JSON.parse), not as null.
     spark.conf.set("spark.sql.variant.allowDuplicateKeys", "true")
-    # A record row has a few hundred nested fields (the parsed line, the record struct); above
-    # the default 100, Spark leaves every projection out of whole-stage code generation, and
-    # each of classify's projections then copies the whole row (docs/architecture.md "Ingest").
-    spark.conf.set("spark.sql.codegen.maxFields", str(CODEGEN_MAX_FIELDS))
     try:
-        result = _ingest(spark, config, batch_id, say)
+        with temporary_conf(spark, ingest_confs(spark)):
+            result = _ingest(spark, config, batch_id, say)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"[:4000]
         try:
