@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from groupetl.config import ProjectConfig, load_config
-from groupetl.errors import ConfigError, GroupEtlError
+from groupetl.errors import ArgumentError, ConfigError, GroupEtlError
 from groupetl.stages import StageResult
 
 DEFAULT_CONFIG = "conf/local.yaml"
@@ -67,7 +67,11 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
+        except click.UsageError as exc:  # a bad option value: one line, exit 2, no usage dump
+            where = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
+            click.echo(f"error: {exc.format_message()}{where}", err=True)
+            sys.exit(2)
+        except (ConfigError, ArgumentError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except GroupEtlError as exc:
@@ -318,9 +322,10 @@ def show_config(obj: _Context) -> None:
 
 
 def _register_extensions() -> None:
-    from groupetl import cli_analysis
+    from groupetl import cli_analysis, cli_read
 
     cli_analysis.register(main, pass_ctx)
+    cli_read.register(main, pass_ctx)
 
 
 _register_extensions()

@@ -1,0 +1,196 @@
+"""JVM-free Delta reads for the read-only commands: delta-rs (``deltalake``) + Arrow + DuckDB.
+
+``tables.py`` is the Spark side (every write, and reads of event-sized data by the stages). This
+module reads the same tables without starting a JVM, so ``show``, ``account``, ``lookup`` and
+``microscope`` over stored rows answer in well under a second. The tables groupetl writes use
+Delta reader protocol 1 (no reader features), which delta-rs reads fully; ``open_table`` refuses
+a table whose reader needs features delta-rs cannot honour rather than return wrong rows.
+
+Results leave this module as plain Python rows (``rows_of``): timestamps as naive UTC
+``datetime`` (as Spark's ``collect()`` gives them with the session in UTC) and maps as ``dict``,
+so a row read here equals the row Spark returns for the same table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as pads
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from groupetl.errors import InputError
+
+# Reader features delta-rs 1.6 reads correctly; a table needing any other one is refused.
+SUPPORTED_READER_FEATURES = frozenset(
+    {"columnMapping", "deletionVectors", "timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"}
+)
+
+
+def is_table(path: Path | str) -> bool:
+    """True when a Delta table (a ``_delta_log`` with at least one commit) lives at ``path``."""
+    return DeltaTable.is_deltatable(str(path))
+
+
+def parse_time(text: str) -> dt.datetime:
+    """``--as-of-time`` text -> naive UTC datetime; InputError naming the accepted forms.
+
+    Accepts what Spark's ``timestampAsOf`` accepts in practice: ``2026-01-14``,
+    ``2026-01-14 06:00:00``, with fractions, ``T`` or an offset (converted to UTC).
+    """
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(
+            f"--as-of-time: {text!r} is not a time; use YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (UTC)"
+        ) from None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when
+
+
+def _check_reader(table: DeltaTable, path: Path | str) -> None:
+    protocol = table.protocol()
+    features = set(protocol.reader_features or ())
+    unsupported = sorted(features - SUPPORTED_READER_FEATURES)
+    if protocol.min_reader_version > 3 or unsupported:
+        raise InputError(
+            f"{path}: Delta reader version {protocol.min_reader_version} with features "
+            f"{', '.join(unsupported) or 'none'} cannot be read without Spark"
+        )
+
+
+def commits(path: Path | str) -> list[dict[str, Any]]:
+    """The table's commit history, newest first: version, timestamp (naive UTC), operation,
+    operationParameters and operationMetrics (maps of text, as Spark's ``history()`` shows)."""
+    out = []
+    for c in DeltaTable(str(path)).history():
+        out.append(
+            {
+                "version": int(c["version"]),
+                "timestamp": _ms_to_utc(c["timestamp"]),
+                "operation": c.get("operation"),
+                "operationParameters": _text_map(c.get("operationParameters")),
+                "operationMetrics": _text_map(c.get("operationMetrics")),
+            }
+        )
+    return sorted(out, key=lambda c: -c["version"])
+
+
+def _ms_to_utc(ms: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=int(ms))
+
+
+def _text_map(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    return {str(k): v if isinstance(v, str) else _json_text(v) for k, v in value.items()}
+
+
+def _json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+def version_at(history: Sequence[dict[str, Any]], when: dt.datetime) -> int | None:
+    """The latest version committed at or before ``when`` (naive UTC), or None if none was.
+
+    ``history`` is ``commits(path)``. Like Delta's ``timestampAsOf``, a time between two commits
+    reads the earlier one; unlike it, a time after the last commit reads the latest version.
+    """
+    earlier = [c["version"] for c in history if c["timestamp"] <= when]
+    return max(earlier) if earlier else None
+
+
+def open_table(
+    path: Path | str,
+    name: str | None = None,
+    as_of_version: int | None = None,
+    as_of_time: str | None = None,
+) -> DeltaTable:
+    """The Delta table at ``path`` now, or as of a version or a time (UTC text).
+
+    InputError (naming ``name``, the versions and the first commit time) when the version or
+    time does not exist, or when both are given.
+    """
+    if as_of_version is not None and as_of_time is not None:
+        raise InputError("give either --as-of-version or --as-of-time, not both")
+    label = name or str(path)
+    try:
+        table = DeltaTable(str(path))
+    except TableNotFoundError:
+        raise InputError(f"no Delta table at {path}") from None
+    _check_reader(table, path)
+    if as_of_version is None and as_of_time is None:
+        return table
+    history = commits(path)
+    latest, first = history[0], history[-1]
+    wanted = as_of_version if as_of_version is not None else as_of_time
+    version = as_of_version
+    if as_of_time is not None:
+        version = version_at(history, parse_time(as_of_time))
+    if version is None or version > latest["version"] or version < first["version"]:
+        raise InputError(
+            f"{label} has versions {first['version']} to {latest['version']} (the first "
+            f"written {first['timestamp']} UTC); cannot read it as of {wanted}"
+        )
+    table.load_as_version(version)
+    return table
+
+
+def dataset(table: DeltaTable) -> pads.Dataset:
+    """A lazy Arrow dataset over the table's current files (DuckDB pushes filters into it)."""
+    return table.to_pyarrow_dataset()
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with UTC as its time zone and few threads."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _naive(col_type: pa.DataType) -> pa.DataType:
+    """``col_type`` with every tz-aware timestamp made naive (values stay UTC)."""
+    if pa.types.is_timestamp(col_type) and col_type.tz is not None:
+        return pa.timestamp(col_type.unit)
+    if pa.types.is_list(col_type):
+        return pa.list_(_naive(col_type.value_type))
+    if pa.types.is_large_list(col_type):
+        return pa.large_list(_naive(col_type.value_type))
+    if pa.types.is_struct(col_type):
+        return pa.struct([f.with_type(_naive(f.type)) for f in col_type])
+    return col_type
+
+
+def _plain(value: Any, col_type: pa.DataType) -> Any:
+    if value is None:
+        return None
+    if pa.types.is_map(col_type):
+        return dict(value)
+    if pa.types.is_struct(col_type):
+        return {f.name: _plain(value.get(f.name), f.type) for f in col_type}
+    if pa.types.is_list(col_type) or pa.types.is_large_list(col_type):
+        return [_plain(v, col_type.value_type) for v in value]
+    return value
+
+
+def rows_of(table: pa.Table) -> list[dict[str, Any]]:
+    """Arrow rows -> dicts of plain values: naive UTC datetimes, maps as dicts (as Spark)."""
+    schema = pa.schema([f.with_type(_naive(f.type)) for f in table.schema])
+    table = table.cast(schema)
+    types = {f.name: f.type for f in schema}
+    return [{k: _plain(v, types[k]) for k, v in row.items()} for row in table.to_pylist()]
+
+
+def query(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
+) -> pa.Table:
+    """Run ``sql`` (named parameters ``$name`` from ``params``) on ``con`` -> an Arrow table."""
+    return con.sql(sql, params=dict(params) if params else None).to_arrow_table()
