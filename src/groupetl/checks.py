@@ -8,7 +8,6 @@ line naming what was given and what exists; the CLI prints it and exits 2.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from groupetl import lake
@@ -70,12 +69,6 @@ def not_both(**options: object) -> None:
     if len(given) > 1:
         flags = " and ".join("--" + k.replace("_", "-") for k in given)
         raise ArgumentError(f"give {flags} separately, not together")
-
-
-def date_order(start: dt.date | None, end: dt.date | None, what: str = "--from/--to") -> None:
-    """``start`` is not after ``end``."""
-    if start and end and start > end:
-        raise ArgumentError(f"{what}: {start} is after {end}")
 
 
 def cohort_names(config: ProjectConfig) -> list[str]:

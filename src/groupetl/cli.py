@@ -265,11 +265,15 @@ def run_command(obj: _Context, date: str | None, start: str | None, end: str | N
     command again to resume (every stage is idempotent). A --from/--to backfill skips dates
     whose steps all succeeded unless --force. Same code as jobs/run.py (docs/operations.md).
     """
+    from groupetl.errors import InputError
     from groupetl.pipeline import exit_code
     from groupetl.runs import resolve_dates, run_dates
 
-    dates, force = resolve_dates(date, start, end, force)
     config = obj.config
+    try:  # dates and their combination are checked before Spark starts
+        dates, force = resolve_dates(date, start, end, force)
+    except InputError as exc:
+        raise ArgumentError(str(exc)) from None
     try:
         runs = run_dates(obj.spark(), config, dates, force=force, progress=_echo_progress)
     except GroupEtlError as exc:

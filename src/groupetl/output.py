@@ -60,6 +60,30 @@ def terminal_width() -> int:
     return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
 
 
+MAX_CELL = 48  # a longer cell is cut with an ellipsis in tables (csv/json keep it whole)
+GAP = 3  # characters between two columns of SIMPLE_HEAD tables
+
+
+def fitting_columns(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], width: int
+) -> dict[str, int]:
+    """The leading ``columns`` that fit in ``width`` characters -> the width each gets.
+
+    A column gets the width of its header or its widest cell, at most MAX_CELL; columns are
+    kept while they fit whole (at least one is kept, cut to ``width``).
+    """
+    kept: dict[str, int] = {}
+    used = 0
+    for c in columns:
+        natural = max([len(c), *(min(len(cell(r.get(c))), MAX_CELL) for r in rows)])
+        need = natural + (GAP if kept else 0)
+        if kept and used + need > width:
+            break
+        kept[c] = min(natural, width)
+        used += need
+    return kept
+
+
 def render_table(
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[str],
@@ -67,23 +91,35 @@ def render_table(
     title: str | None = None,
     width: int | None = None,
 ) -> str:
-    """Rows as a rich table with a header line, fitted to ``width`` (default: the terminal)."""
+    """Rows as a rich table with a header line, fitted to ``width`` (default: the terminal).
+
+    Columns that do not fit are left out and named in a last line (``--format csv|json`` or
+    ``--columns`` show them); cells longer than MAX_CELL end with an ellipsis.
+    """
     from rich import box
     from rich.console import Console
     from rich.table import Table
 
+    width = width or terminal_width()
+    shown = fitting_columns(rows, columns, width)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for c in columns:
-        table.add_column(c, overflow="fold")
+    for c, w in shown.items():
+        table.add_column(c, no_wrap=True, overflow="ellipsis", width=w)
     for r in rows:
-        table.add_row(*(cell(r.get(c)) for c in columns))
+        table.add_row(*(_cut(cell(r.get(c))) for c in shown))
     buf = io.StringIO()
-    console = Console(
-        file=buf, width=width or terminal_width(), no_color=True, color_system=None, soft_wrap=False
-    )
+    console = Console(file=buf, width=width, no_color=True, color_system=None, soft_wrap=False)
     console.print(table)
     lines = [line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines()]
+    hidden = [c for c in columns if c not in shown]
+    if hidden:
+        lines.append(f"({len(hidden)} more columns: {', '.join(hidden)}; see --format csv or json)")
     return "\n".join(([title] if title else []) + lines)
+
+
+def _cut(text: str) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
 def render_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
