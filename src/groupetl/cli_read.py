@@ -77,6 +77,37 @@ def register(main: click.Group, pass_ctx) -> None:
         click.echo(render_rows(rows, names, fmt))
 
     @main.command()
+    @click.argument("query")
+    @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0))
+    @FORMAT_OPTION
+    @pass_ctx
+    def sql(obj, query: str, limit: int, fmt: str) -> None:
+        """Run a DuckDB SQL query over the project's tables (no JVM).
+
+        Each table is a view named by its path with '_' for '/' (silver_attributed_events).
+        Property maps hold JSON text: prop_text(map, key), prop_number(map, key) and
+        prop_list(map, key) decode one key; group_properties_now has one decoded row per
+        (group, property). See docs/reading-tables.md.
+
+        \b
+        groupetl sql "SELECT property, count(*) FROM group_properties_now GROUP BY 1"
+        groupetl sql "SELECT prop_text(properties, 'plan') AS plan, count(*)
+                      FROM silver_current_group_properties GROUP BY 1"
+        """
+        from groupetl import catalog, lake
+        from groupetl.errors import InputError
+
+        config = obj.config
+        con = lake.project_connection({t.name: t.path for t in catalog.list_tables(config)})
+        try:
+            result = con.sql(query)
+            table = result.limit(limit).to_arrow_table() if result is not None else None
+        except Exception as exc:  # duckdb.Error: a bad query; one line, no traceback
+            raise InputError(f"sql: {str(exc).splitlines()[0]}") from None
+        if table is not None:
+            click.echo(render_rows(lake.rows_of(table), table.column_names, fmt))
+
+    @main.command()
     @click.option("--group-type", required=True)
     @click.argument("query")
     @click.option(

@@ -13,7 +13,9 @@ so a row read here equals the row Spark returns for the same table.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -149,10 +151,23 @@ def dataset(table: DeltaTable) -> pads.Dataset:
     return table.to_pyarrow_dataset()
 
 
+_OPEN: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_connections() -> None:
+    """Close every connection before the interpreter tears down: a connection left open with
+    registered Arrow datasets can crash the process at exit (seen with DuckDB 2.0 + pyarrow 26:
+    a segfault after the answer was printed, so a correct command would exit 139)."""
+    for con in list(_OPEN):
+        con.close()
+
+
 def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with UTC as its time zone and few threads."""
+    """An in-memory DuckDB connection with UTC as its time zone (closed at exit)."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    _OPEN.add(con)
     return con
 
 
@@ -194,3 +209,49 @@ def query(
 ) -> pa.Table:
     """Run ``sql`` (named parameters ``$name`` from ``params``) on ``con`` -> an Arrow table."""
     return con.sql(sql, params=dict(params) if params else None).to_arrow_table()
+
+
+# Macros for SQL users: property maps hold JSON text ('"pro"', '20', '["a","b"]'); these read
+# one key as text, as a number or as a list of text, and leave non-JSON text as it is.
+PROPERTY_MACROS = (
+    "CREATE MACRO prop_json(m, k) AS m[k]",
+    "CREATE MACRO prop_text(m, k) AS CASE WHEN json_valid(m[k]) AND json_type(m[k]) "
+    "NOT IN ('ARRAY', 'OBJECT') THEN json_extract_string(m[k], '$') ELSE m[k] END",
+    "CREATE MACRO prop_number(m, k) AS TRY_CAST(prop_text(m, k) AS DOUBLE)",
+    "CREATE MACRO prop_list(m, k) AS CASE WHEN json_valid(m[k]) AND json_type(m[k]) = 'ARRAY' "
+    "THEN from_json(m[k], '[\"VARCHAR\"]') END",
+)
+
+# One row per (group, property) in force now, decoded: the view most SQL questions start from.
+GROUP_PROPERTIES_NOW = """
+CREATE VIEW group_properties_now AS
+SELECT group_type, group_value, property, value_json,
+       prop_text(map([property], [value_json]), property) AS value_text,
+       prop_number(map([property], [value_json]), property) AS value_number
+FROM (SELECT group_type, group_value, unnest(map_keys(properties)) AS property,
+             unnest(map_values(properties)) AS value_json
+      FROM silver_current_group_properties)
+"""
+
+
+def view_name(table: str) -> str:
+    """``silver/attributed_events`` -> ``silver_attributed_events`` (a SQL identifier)."""
+    return table.replace("/", "_").replace("-", "_")
+
+
+def project_connection(tables: Mapping[str, Path | str]) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with every table as a view (``view_name``), the property macros
+    (``prop_text``, ``prop_number``, ``prop_list``, ``prop_json``) and, when the project has
+    current group properties, the decoded view ``group_properties_now``.
+
+    ``tables``: name -> folder, e.g. ``{t.name: t.path for t in catalog.list_tables(config)}``.
+    Nothing is copied: each view reads its table's current files through delta-rs.
+    """
+    con = connect()
+    for name, path in tables.items():
+        con.register(view_name(name), dataset(open_table(path, name)))
+    for macro in PROPERTY_MACROS:
+        con.execute(macro)
+    if "silver/current_group_properties" in tables:
+        con.execute(GROUP_PROPERTIES_NOW)
+    return con
