@@ -66,7 +66,7 @@ def project(spark, tmp_path_factory):
     path.write_text(CONFIG)
     config = load_config(path)
     generate(SPEC, config.paths.root)
-    for stage in ("ingest", "attribute", "report"):
+    for stage in ("ingest", "attribute", "report", "cohorts"):  # cohorts: no date given
         run_stage(spark, config, stage)
     return path, config
 
@@ -323,3 +323,50 @@ def test_sql_command_decodes_properties_without_a_jvm(spark, project, no_java):
         props = expected[r["group_value"]]
         assert r["plan"] == (json.loads(props["plan"]) if "plan" in props else None)
         assert r["seats"] == (float(json.loads(props["seats"])) if "seats" in props else None)
+
+
+# ---- listings and counts without a JVM; stages default to the data's date ------------------
+
+
+@pytest.mark.spark
+def test_listings_and_row_counts_match_spark(spark, project, no_java):
+    from groupetl import lake, listing
+
+    _, config = project
+    for table in (T.ATTRIBUTED_EVENTS, T.SILVER_EVENTS, T.GROUP_VERSIONS, T.COHORT_MEMBERS):
+        path = config.paths.table(table)
+        assert lake.row_count(path) == tables.read(spark, path).count() > 0
+    _, reports = listing.reports(config)
+    assert [r["report"] for r in reports] == [
+        "weekly_active_companies_by_region", "invoice_to_payment",
+    ]  # fmt: skip
+    assert all(r["last_computed_at"] is not None for r in reports)
+    members = tables.read(spark, config.paths.table(T.COHORT_MEMBERS)).collect()
+    latest = asof.latest_event_date(config)
+    _, cohorts = listing.cohorts(config)
+    # the cohorts stage without a date used the latest event date, not today
+    assert cohorts == [
+        {"cohort": "Report creators", "group_type": "company", "source": "behavioral",
+         "as_of_date": latest, "members": len(members), "configured": True}
+    ]  # fmt: skip
+    assert {r.as_of_date for r in members} == {latest}
+    listed = cli(no_java, project[0], "cohort", "list", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)[0]["members"] == len(members)
+
+
+@pytest.mark.spark
+def test_cohort_compute_without_a_date_uses_the_latest_event_date(project):
+    from click.testing import CliRunner
+
+    from groupetl.cli import main
+
+    path, config = project
+    latest = asof.latest_event_date(config)
+    result = CliRunner().invoke(main, ["--config", str(path), "cohort", "compute"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        f"as of {latest}, the latest event date; use --as-of to change"
+    )
+    members = [line.split() for line in result.stdout.splitlines() if "members" in line]
+    assert members and int(members[0][-1].replace(",", "")) > 0

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import click
 
+from groupetl import listing
+from groupetl.output import FORMATS, render_rows
+
 
 def _echo_progress(message: str) -> None:
     click.echo(message, err=True)
@@ -28,6 +31,11 @@ def _timed(run, *args, **kwargs):
     if hasattr(result, "seconds") and not result.seconds:
         result.seconds = time.monotonic() - started
     return result
+
+
+def _echo_rows(columns: list[str], rows: list[dict], fmt: str) -> None:
+    text = render_rows(rows, columns, fmt)
+    click.echo(text + ("\n(none yet)" if not rows and fmt == "table" else ""))
 
 
 def register(main: click.Group, pass_ctx) -> None:
@@ -45,16 +53,25 @@ def register(main: click.Group, pass_ctx) -> None:
         metavar="PROJECT_A PROJECT_B",
         help="Instead: show the taxonomy difference between two projects' data.",
     )
+    @click.option(
+        "--results", is_flag=True, help="Instead: list the latest run's stored results (no JVM)."
+    )
+    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
     @pass_ctx
-    def qa(obj, data_docs: Path | None, compare: tuple[str, str] | None) -> None:
+    def qa(obj, data_docs: Path | None, compare, results: bool, fmt: str) -> None:
         """Validate a project's tables with Great Expectations; exit 3 when a suite fails.
 
         \b
         groupetl --project test qa                 # gate: exit 0 passed, 3 failed
         groupetl qa --compare test prod            # events/properties/group types in one only
         """
+        from groupetl import checks
         from groupetl import qa as qa_module
 
+        checks.not_both(compare=compare, results=results)
+        if results:
+            _echo_rows(*listing.qa_results(obj.config), fmt)
+            return
         if compare:
             from groupetl.config import load_config
 
@@ -91,13 +108,22 @@ def register(main: click.Group, pass_ctx) -> None:
         type=click.Path(dir_okay=False, path_type=Path),
         help="Also write a self-contained HTML page with a chart per report.",
     )
+    @click.option("--list", "list_only", is_flag=True, help="Instead: list them (no JVM).")
+    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
     @pass_ctx
-    def report(obj, names: tuple[str, ...], full_rebuild: bool, html_out: Path | None) -> None:
+    def report(
+        obj, names: tuple[str, ...], full_rebuild: bool, html_out, list_only: bool, fmt: str
+    ) -> None:
         """Compute the configured reports (config section `reports:`) into gold tables.
 
         Incremental: only periods touched by new or restated events are recomputed.
+        --list shows each report and when it was last computed, without starting Spark.
         """
         from groupetl import checks
+
+        if list_only:
+            _echo_rows(*listing.reports(obj.config), fmt)
+            return
         from groupetl.pipeline import run_stage
         from groupetl.reports import write_html
 
@@ -200,6 +226,13 @@ def register(main: click.Group, pass_ctx) -> None:
         )
         for line in result.lines():
             click.echo(line)
+
+    @cohort.command("list")
+    @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")
+    @pass_ctx
+    def cohort_list(obj, fmt: str) -> None:
+        """List the stored and configured cohorts: latest date and size (no JVM)."""
+        _echo_rows(*listing.cohorts(obj.config), fmt)
 
     @cohort.command("import")
     @click.argument("name")

@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute
 import pyarrow.dataset as pads
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -144,6 +145,16 @@ def open_table(
         )
     table.load_as_version(version)
     return table
+
+
+def row_count(path: Path | str) -> int:
+    """Rows of the table's current version, from the Delta log's per-file statistics (no data
+    file is read unless a file has no statistics)."""
+    table = DeltaTable(str(path))
+    actions = pa.table(table.get_add_actions(flatten=True))
+    if "num_records" in actions.column_names and actions["num_records"].null_count == 0:
+        return int(pa.compute.sum(actions["num_records"]).as_py() or 0)
+    return dataset(table).count_rows()
 
 
 def dataset(table: DeltaTable) -> pads.Dataset:

@@ -114,7 +114,7 @@ DATED_STAGES: tuple[Stage, ...] = (
     Stage(
         "cohorts",
         "groupetl.cohorts:run",
-        "behavioral cohorts as of D-1 (data before D; default today) -> gold/cohort_members",
+        "behavioral cohorts as of D-1 (data before D; default: the latest event date) -> gold/cohort_members",
         date=OPTIONAL_DATE,
         configured="groupetl.cohorts:parse_cohorts",
         section="cohorts",
