@@ -61,6 +61,8 @@ def register(main: click.Group, pass_ctx) -> None:
     def qa(obj, data_docs: Path | None, compare, results: bool, fmt: str) -> None:
         """Validate a project's tables with Great Expectations; exit 3 when a suite fails.
 
+        --results lists the latest run's stored results without starting Spark.
+
         \b
         groupetl --project test qa                 # gate: exit 0 passed, 3 failed
         groupetl qa --compare test prod            # events/properties/group types in one only
@@ -84,8 +86,14 @@ def register(main: click.Group, pass_ctx) -> None:
         result = qa_module.run_qa(
             obj.spark(), obj.config, data_docs_dir=docs, progress=_echo_progress
         )
-        for line in qa_module.format_qa_table(result):
-            click.echo(line)
+        if fmt == "table":
+            for line in qa_module.format_qa_table(result):
+                click.echo(line)
+        else:  # the headline on stderr, one row per expectation on stdout
+            click.echo(qa_module.format_qa_table(result)[0], err=True)
+            columns = ["status", "severity", "suite", "expectation", "observed", "samples"]
+            rows = [{c: getattr(o, c, None) for c in columns} for o in result.outcomes]
+            click.echo(render_rows(rows, columns, fmt))
         sys.exit(result.exit_code)
 
     @main.command("plan-import")
