@@ -71,19 +71,6 @@ def not_both(**options: object) -> None:
         raise ArgumentError(f"give {flags} separately, not together")
 
 
-def cohort_names(config: ProjectConfig) -> list[str]:
-    """Configured behavioral cohorts plus every cohort stored in gold/cohort_members."""
-    from groupetl.cohorts import parse_cohorts
-
-    names = {c.name for c in parse_cohorts(config)}
-    path = config.paths.table(T.COHORT_MEMBERS)
-    if lake.is_table(path):
-        con = lake.connect()
-        con.register("m", lake.dataset(lake.open_table(path, T.COHORT_MEMBERS)))
-        names |= {r[0] for r in con.execute(f"SELECT DISTINCT {RC.COHORT} FROM m").fetchall()}
-    return sorted(names)
-
-
 def stored_cohort(config: ProjectConfig, name: str) -> None:
     """``name`` is a cohort stored in gold/cohort_members (computed, imported or saved)."""
     path = config.paths.table(T.COHORT_MEMBERS)

@@ -1,4 +1,4 @@
-"""Read-only CLI commands that never start a JVM: show, lookup, account, microscope.
+"""Read-only CLI commands that never start a JVM: show, sql, lookup, account, microscope.
 
 They read small results (a table's first rows, one group, stored report rows) through delta-rs
 and DuckDB (``groupetl.lake``), so they answer in well under a second. The one exception is a
