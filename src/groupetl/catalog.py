@@ -33,7 +33,7 @@ class TableInfo:
     committed_at: dt.datetime
 
 
-def _table_folders(config: ProjectConfig) -> dict[str, Path]:
+def table_folders(config: ProjectConfig) -> dict[str, Path]:
     """name -> folder of every Delta table of the project (no log is read)."""
     found: dict[str, Path] = {}
     warehouse = config.paths.warehouse
@@ -47,13 +47,13 @@ def _table_folders(config: ProjectConfig) -> dict[str, Path]:
 
 def table_names(config: ProjectConfig) -> list[str]:
     """The names of the project's tables, sorted (file system only)."""
-    return sorted(_table_folders(config))
+    return sorted(table_folders(config))
 
 
 def list_tables(config: ProjectConfig) -> list[TableInfo]:
     """Every Delta table of the project with its latest version and commit time, by name."""
     out = []
-    for name, path in sorted(_table_folders(config).items()):
+    for name, path in sorted(table_folders(config).items()):
         if not lake.is_table(path):
             continue  # a folder whose first commit is still being written
         latest = lake.commits(path)[0]
@@ -68,7 +68,7 @@ def resolve(config: ProjectConfig, name: str) -> tuple[str, Path]:
     ArgumentError (exit 2, before any read) naming the tables when there is no such table or
     when the last part is ambiguous.
     """
-    folders = _table_folders(config)
+    folders = table_folders(config)
     wanted = name.strip("/")
     matches = (
         [wanted] if wanted in folders else [n for n in folders if n.rsplit("/", 1)[-1] == wanted]

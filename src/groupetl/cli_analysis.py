@@ -15,7 +15,6 @@ from pathlib import Path
 
 import click
 
-from groupetl import listing
 from groupetl.output import FORMATS, render_rows
 
 
@@ -72,6 +71,8 @@ def register(main: click.Group, pass_ctx) -> None:
 
         checks.not_both(compare=compare, results=results)
         if results:
+            from groupetl import listing
+
             _echo_rows(*listing.qa_results(obj.config), fmt)
             return
         if compare:
@@ -130,6 +131,8 @@ def register(main: click.Group, pass_ctx) -> None:
         from groupetl import checks
 
         if list_only:
+            from groupetl import listing
+
             _echo_rows(*listing.reports(obj.config), fmt)
             return
         from groupetl.pipeline import run_stage
@@ -240,6 +243,8 @@ def register(main: click.Group, pass_ctx) -> None:
     @pass_ctx
     def cohort_list(obj, fmt: str) -> None:
         """List the stored and configured cohorts: latest date and size (no JVM)."""
+        from groupetl import listing
+
         _echo_rows(*listing.cohorts(obj.config), fmt)
 
     @cohort.command("import")

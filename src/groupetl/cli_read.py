@@ -98,7 +98,7 @@ def register(main: click.Group, pass_ctx) -> None:
         from groupetl.errors import InputError
 
         config = obj.config
-        con = lake.project_connection({t.name: t.path for t in catalog.list_tables(config)})
+        con = lake.project_connection(catalog.table_folders(config), used_by=query)
         try:
             result = con.sql(query)
             table = result.limit(limit).to_arrow_table() if result is not None else None

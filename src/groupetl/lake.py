@@ -249,19 +249,30 @@ def view_name(table: str) -> str:
     return table.replace("/", "_").replace("-", "_")
 
 
-def project_connection(tables: Mapping[str, Path | str]) -> duckdb.DuckDBPyConnection:
+def project_connection(
+    tables: Mapping[str, Path | str], used_by: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with every table as a view (``view_name``), the property macros
     (``prop_text``, ``prop_number``, ``prop_list``, ``prop_json``) and, when the project has
     current group properties, the decoded view ``group_properties_now``.
 
     ``tables``: name -> folder, e.g. ``{t.name: t.path for t in catalog.list_tables(config)}``.
+    ``used_by``: a query; only the tables it names are opened (opening each costs a log read).
     Nothing is copied: each view reads its table's current files through delta-rs.
     """
     con = connect()
-    for name, path in tables.items():
+    wanted = dict(tables)
+    if used_by is not None:
+        text = used_by.lower()
+        needs_now = "group_properties_now" in text
+        wanted = {
+            n: p for n, p in tables.items()
+            if view_name(n) in text or (needs_now and n == "silver/current_group_properties")
+        }  # fmt: skip
+    for name, path in wanted.items():
         con.register(view_name(name), dataset(open_table(path, name)))
     for macro in PROPERTY_MACROS:
         con.execute(macro)
-    if "silver/current_group_properties" in tables:
+    if "silver/current_group_properties" in wanted:
         con.execute(GROUP_PROPERTIES_NOW)
     return con
