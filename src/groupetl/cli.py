@@ -334,5 +334,43 @@ def _register_extensions() -> None:
 
 _register_extensions()
 
+def _spark_started() -> bool:
+    """True when this process started a SparkContext (its JVM needs the normal shutdown)."""
+    if "pyspark" not in sys.modules:
+        return False
+    from pyspark import SparkContext
+
+    return SparkContext._active_spark_context is not None
+
+
+def run() -> None:
+    """Console entry point (``groupetl``): ``main()``, then a prompt exit.
+
+    When no Spark was started, the process ends with ``os._exit`` once Python's own exit
+    handlers have run and the output is flushed. The C-level exit handlers are skipped on
+    purpose: pyarrow's thread pool, torn down there next to delta-rs's runtime, sometimes
+    deadlocked (about 1 run in 50: the answer printed, then the process hung forever) or
+    aborted. Commands that started Spark exit normally.
+    """
+    import atexit
+    import os
+
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            click.echo(exc.code, err=True)
+            code = 1
+    if _spark_started():
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()
