@@ -71,6 +71,7 @@ def main() -> int:
     opts = parser.parse_args()
     failures: list[str] = []
     results = []
+    load = [round(x, 2) for x in os.getloadavg()]  # the machine may be shared: say how busy
     with tempfile.TemporaryDirectory() as tmp:
         env, marker = fake_java(Path(tmp))
         for label, args in COMMANDS.items():
@@ -101,7 +102,8 @@ def main() -> int:
     if opts.out:
         opts.out.parent.mkdir(parents=True, exist_ok=True)
         info = {"machine": platform.platform(), "cpus": os.cpu_count(), "config": opts.config,
-                "limit_seconds": opts.limit_seconds, "commands": results}  # fmt: skip
+                "load_average_at_start": load, "limit_seconds": opts.limit_seconds,
+                "commands": results}  # fmt: skip
         opts.out.write_text(json.dumps(info, indent=2) + "\n")
     for f in failures:
         print(f"FAIL {f}", file=sys.stderr)
