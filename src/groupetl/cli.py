@@ -334,6 +334,7 @@ def _register_extensions() -> None:
 
 _register_extensions()
 
+
 def _spark_started() -> bool:
     """True when this process started a SparkContext (its JVM needs the normal shutdown)."""
     if "pyspark" not in sys.modules:
