@@ -66,11 +66,16 @@ def show(path, *args: str):
 @pytest.mark.spark
 def test_without_a_table_it_lists_tables_and_versions(project):
     path, *_ = project
-    result = show(path)
+    result = show(path, "--format", "json")
     assert result.exit_code == 0, result.output
-    lines = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:]}
-    assert {"silver/events", "silver/attributed_events", "bronze/files"} <= set(lines)
-    assert int(lines["silver/events"]) >= 1
+    versions = {r["table"]: r["version"] for r in json.loads(result.stdout)}
+    assert {"silver/events", "silver/attributed_events", "bronze/files"} <= set(versions)
+    assert versions["silver/events"] >= 1
+    table = show(path).stdout.splitlines()
+    assert table[0].split() == ["table", "version", "committed_at"]
+    assert any(
+        line.split()[:2] == ["silver/events", str(versions["silver/events"])] for line in table
+    )
 
 
 @pytest.mark.spark
@@ -118,17 +123,18 @@ def test_history_lists_one_version_per_write(project):
 
 @pytest.mark.spark
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["nope"], "no table 'nope'"),
-        (["events", "--as-of-version", "1", "--as-of-time", "2026-01-01"], "not both"),
-        (["events", "--as-of-version", "999"], "silver/events has versions 0 to"),
-        (["events", "--as-of-time", "2001-01-01 00:00:00"], "cannot read it as of 2001-01-01"),
-        (["events", "--where", "no_such_column = 1"], "events:"),
+        (["nope"], "no table 'nope'", 2),  # the arguments alone say so: exit 2
+        (["events", "--as-of-version", "1", "--as-of-time", "2026-01-01"], "not together", 2),
+        (["events", "--as-of-version", "999"], "silver/events has versions 0 to", 1),
+        (["events", "--as-of-time", "2001-01-01 00:00:00"], "cannot read it as of 2001-01-01", 1),
+        (["events", "--where", "no_such_column = 1"], "silver/events: ", 1),
     ],
 )
-def test_bad_requests_are_one_line_errors(project, args, message):
+def test_bad_requests_are_one_line_errors(project, args, message, code):
     path, *_ = project
     result = show(path, *args)
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

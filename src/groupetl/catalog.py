@@ -1,6 +1,8 @@
 """A project's tables by name: listing, reading as of a Delta version or time, and history.
 
-``groupetl show`` is built on this. A table is named by its path under the warehouse
+``groupetl show`` is built on this, and none of it starts a JVM: tables are found on disk (a
+folder holding ``_delta_log``) and read through delta-rs (``groupetl.lake``), whose history and
+snapshots come from the Delta log itself. A table is named by its path under the warehouse
 (``silver/attributed_events``), by its last part when that is unambiguous
 (``attributed_events``), or ``quarantine`` (which may live outside the warehouse).
 """
@@ -8,17 +10,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from delta.tables import DeltaTable
-from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-
-from groupetl import tables
+from groupetl import lake
 from groupetl.config import ProjectConfig
-from groupetl.errors import InputError
+from groupetl.errors import ArgumentError, InputError
 
 QUARANTINE = "quarantine"
 HISTORY_COLUMNS = ("version", "timestamp", "operation", "operationParameters", "operationMetrics")
@@ -34,83 +33,97 @@ class TableInfo:
     committed_at: dt.datetime
 
 
-def _latest_commit(table: Path) -> tuple[int, dt.datetime] | None:
-    """(latest version, its commit file's time) from ``_delta_log``, or None if not a table."""
-    commits = [p for p in (table / "_delta_log").glob("*.json") if p.stem.isdigit()]
-    if not commits:
-        return None
-    last = max(commits, key=lambda p: int(p.stem))
-    when = dt.datetime.fromtimestamp(last.stat().st_mtime, tz=dt.timezone.utc)
-    return int(last.stem), when.replace(tzinfo=None, microsecond=0)
-
-
-def list_tables(config: ProjectConfig) -> list[TableInfo]:
-    """Every Delta table of the project (file system only: no Spark job), sorted by name."""
-    found: dict[str, TableInfo] = {}
+def table_folders(config: ProjectConfig) -> dict[str, Path]:
+    """name -> folder of every Delta table of the project (no log is read)."""
+    found: dict[str, Path] = {}
     warehouse = config.paths.warehouse
     if warehouse.is_dir():
         for log in sorted(warehouse.rglob("_delta_log")):
-            table = log.parent
-            latest = _latest_commit(table)
-            if latest is not None:
-                name = table.relative_to(warehouse).as_posix()
-                found[name] = TableInfo(name, table, *latest)
-    quarantine = config.paths.quarantine
-    latest = _latest_commit(quarantine)
-    if latest is not None:
-        found[QUARANTINE] = TableInfo(QUARANTINE, quarantine, *latest)
-    return [found[k] for k in sorted(found)]
+            found[log.parent.relative_to(warehouse).as_posix()] = log.parent
+    if (config.paths.quarantine / "_delta_log").is_dir():
+        found[QUARANTINE] = config.paths.quarantine
+    return found
+
+
+def table_names(config: ProjectConfig) -> list[str]:
+    """The names of the project's tables, sorted (file system only)."""
+    return sorted(table_folders(config))
+
+
+def list_tables(config: ProjectConfig) -> list[TableInfo]:
+    """Every Delta table of the project with its latest version and commit time, by name."""
+    out = []
+    for name, path in sorted(table_folders(config).items()):
+        if not lake.is_table(path):
+            continue  # a folder whose first commit is still being written
+        latest = lake.commits(path)[0]
+        committed = latest["timestamp"].replace(microsecond=0)
+        out.append(TableInfo(name, path, latest["version"], committed))
+    return out
+
+
+def resolve(config: ProjectConfig, name: str) -> tuple[str, Path]:
+    """(full name, folder) of the table called ``name``.
+
+    ArgumentError (exit 2, before any read) naming the tables when there is no such table or
+    when the last part is ambiguous.
+    """
+    folders = table_folders(config)
+    wanted = name.strip("/")
+    matches = (
+        [wanted] if wanted in folders else [n for n in folders if n.rsplit("/", 1)[-1] == wanted]
+    )
+    if len(matches) == 1:
+        return matches[0], folders[matches[0]]
+    if matches:
+        raise ArgumentError(f"table name {name!r} is ambiguous: give one of {', '.join(matches)}")
+    names = ", ".join(sorted(folders)) or "none yet (run a stage first)"
+    raise ArgumentError(f"no table {name!r} in {config.paths.warehouse}; tables: {names}")
 
 
 def find_table(config: ProjectConfig, name: str) -> TableInfo:
-    """The table called ``name``; InputError listing the project's tables otherwise."""
-    known = list_tables(config)
-    wanted = name.strip("/")
-    exact = [t for t in known if t.name == wanted]
-    by_last_part = [t for t in known if t.name.rsplit("/", 1)[-1] == wanted]
-    matches = exact or by_last_part
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        choices = ", ".join(t.name for t in matches)
-        raise InputError(f"table name {name!r} is ambiguous: give one of {choices}")
-    names = ", ".join(t.name for t in known) or "none yet (run a stage first)"
-    raise InputError(f"no table {name!r} in {config.paths.warehouse}; tables: {names}")
+    """The table called ``name`` with its latest version (see ``resolve`` for the errors)."""
+    full, path = resolve(config, name)
+    latest = lake.commits(path)[0]
+    return TableInfo(full, path, latest["version"], latest["timestamp"].replace(microsecond=0))
 
 
-def read_table(
-    spark: SparkSession,
+def read_rows(
     config: ProjectConfig,
     name: str,
+    *,
     as_of_version: int | None = None,
     as_of_time: str | None = None,
-) -> DataFrame:
-    """The table ``name`` now, or as it was at a Delta version or timestamp (UTC text).
+    where: str | None = None,
+    columns: Sequence[str] = (),
+    limit: int = 20,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(column names, up to ``limit`` rows) of table ``name``, now or as of a version or time.
 
-    InputError when both are given, or when the table has no such version or was created after
-    the time (the message says which versions and times exist).
+    ``where`` is a SQL filter and ``columns`` a projection, both run by DuckDB over the table's
+    Arrow dataset (so only the needed columns and row groups are read). InputError for a bad
+    filter or column, or a version or time the table does not have.
     """
-    if as_of_version is not None and as_of_time is not None:
-        raise InputError("give either --as-of-version or --as-of-time, not both")
-    info = find_table(config, name)
+    full, path = resolve(config, name)
+    table = lake.open_table(path, full, as_of_version, as_of_time)
+    con = lake.connect()
+    con.register("t", lake.dataset(table))
+    select = ", ".join(_quoted(c) for c in columns) if columns else "*"
+    sql = f"SELECT {select} FROM t" + (f" WHERE {where}" if where else "") + f" LIMIT {limit:d}"
     try:
-        # Delta checks the version or time when the reader resolves the table's schema.
-        df = tables.read(spark, str(info.path), as_of_version=as_of_version, as_of_time=as_of_time)
-        df.schema  # noqa: B018
-    except AnalysisException as exc:
-        if as_of_version is None and as_of_time is None:
-            raise
-        first = table_history(spark, config, name).agg(F.min("timestamp")).first()[0]
-        wanted = as_of_version if as_of_version is not None else as_of_time
-        raise InputError(
-            f"{info.name} has versions 0 to {info.version} (the first written {first} UTC); "
-            f"cannot read it as of {wanted}: {str(exc).splitlines()[0]}"
-        ) from None
-    return df
+        result = lake.query(con, sql)
+    except Exception as exc:  # duckdb.Error: a bad --where or --columns; say so, no traceback
+        first = str(exc).splitlines()[0]
+        raise InputError(f"{full}: {first}") from None
+    return result.column_names, lake.rows_of(result)
 
 
-def table_history(spark: SparkSession, config: ProjectConfig, name: str) -> DataFrame:
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def history_rows(config: ProjectConfig, name: str) -> list[dict[str, Any]]:
     """The Delta commit history of table ``name``, newest first (``HISTORY_COLUMNS``)."""
-    info = find_table(config, name)
-    history = DeltaTable.forPath(spark, str(info.path)).history()
-    return history.select(*HISTORY_COLUMNS).orderBy(F.col("version").desc())
+    full, path = resolve(config, name)
+    lake.open_table(path, full)  # refuses a table delta-rs cannot read
+    return lake.commits(path)

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from groupetl.config import ProjectConfig, load_config
-from groupetl.errors import ConfigError, GroupEtlError
+from groupetl.errors import ArgumentError, ConfigError, GroupEtlError
 from groupetl.stages import StageResult
 
 DEFAULT_CONFIG = "conf/local.yaml"
@@ -67,7 +67,11 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
+        except click.UsageError as exc:  # a bad option value: one line, exit 2, no usage dump
+            where = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
+            click.echo(f"error: {exc.format_message()}{where}", err=True)
+            sys.exit(2)
+        except (ConfigError, ArgumentError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except GroupEtlError as exc:
@@ -261,11 +265,15 @@ def run_command(obj: _Context, date: str | None, start: str | None, end: str | N
     command again to resume (every stage is idempotent). A --from/--to backfill skips dates
     whose steps all succeeded unless --force. Same code as jobs/run.py (docs/operations.md).
     """
+    from groupetl.errors import InputError
     from groupetl.pipeline import exit_code
     from groupetl.runs import resolve_dates, run_dates
 
-    dates, force = resolve_dates(date, start, end, force)
     config = obj.config
+    try:  # dates and their combination are checked before Spark starts
+        dates, force = resolve_dates(date, start, end, force)
+    except InputError as exc:
+        raise ArgumentError(str(exc)) from None
     try:
         runs = run_dates(obj.spark(), config, dates, force=force, progress=_echo_progress)
     except GroupEtlError as exc:
@@ -318,12 +326,52 @@ def show_config(obj: _Context) -> None:
 
 
 def _register_extensions() -> None:
-    from groupetl import cli_analysis
+    from groupetl import cli_analysis, cli_read
 
     cli_analysis.register(main, pass_ctx)
+    cli_read.register(main, pass_ctx)
 
 
 _register_extensions()
 
+
+def _spark_started() -> bool:
+    """True when this process started a SparkContext (its JVM needs the normal shutdown)."""
+    if "pyspark" not in sys.modules:
+        return False
+    from pyspark import SparkContext
+
+    return SparkContext._active_spark_context is not None
+
+
+def run() -> None:
+    """Console entry point (``groupetl``): ``main()``, then a prompt exit.
+
+    When no Spark was started, the process ends with ``os._exit`` once Python's own exit
+    handlers have run and the output is flushed. The C-level exit handlers are skipped on
+    purpose: pyarrow's thread pool, torn down there next to delta-rs's runtime, sometimes
+    deadlocked (about 1 run in 50: the answer printed, then the process hung forever) or
+    aborted. Commands that started Spark exit normally.
+    """
+    import atexit
+    import os
+
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            click.echo(exc.code, err=True)
+            code = 1
+    if _spark_started():
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

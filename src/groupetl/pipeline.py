@@ -114,7 +114,7 @@ DATED_STAGES: tuple[Stage, ...] = (
     Stage(
         "cohorts",
         "groupetl.cohorts:run",
-        "behavioral cohorts as of D-1 (data before D; default today) -> gold/cohort_members",
+        "behavioral cohorts as of D-1 (data before D; default: the latest event date) -> gold/cohort_members",
         date=OPTIONAL_DATE,
         configured="groupetl.cohorts:parse_cohorts",
         section="cohorts",
@@ -152,13 +152,6 @@ def stage(name: str) -> Stage:
     raise StageError(f"unknown stage {name!r}; stages: {', '.join(s.name for s in ALL_STAGES)}")
 
 
-def counts_text(counts: dict[str, int], limit: int = 6) -> str:
-    """``records_read=120, accepted=118, ...``: the first ``limit`` counts for a progress line."""
-    items = [f"{k}={v:,}" for k, v in list(counts.items())[:limit]]
-    more = len(counts) - limit
-    return ", ".join(items + ([f"+{more} more"] if more > 0 else []))
-
-
 def run_stage(
     spark: SparkSession,
     config: ProjectConfig,
@@ -174,7 +167,7 @@ def run_stage(
     ``date`` is passed to stages that take one (required ones fail without it). ``label`` names
     the step in progress lines and errors (default ``name``; the orchestrator's second attribute
     pass is ``attribute_derived``). The QA gate raises ``QaGateFailed`` when an error-severity
-    expectation failed. Progress: ``[name] started`` and ``[name] finished in 3.2s: counts``.
+    expectation failed. Progress: ``[name] started`` and ``[name] finished in 3.2s``.
     """
     say = progress or log.info
     spec = stage(name)
@@ -192,7 +185,9 @@ def run_stage(
     except Exception as exc:  # a Spark/Delta error: keep its type in the message, stop the run
         raise StageError(f"stage {label} failed: {type(exc).__name__}: {exc}") from exc
     result.seconds = time.monotonic() - started
-    say(f"[{label}] finished in {result.seconds:.1f}s: {counts_text(result.counts)}")
+    # The counts are in the summary (``result.lines()``) that every caller prints once; the
+    # progress line only marks the end, so a person does not read the same counts twice.
+    say(f"[{label}] finished in {result.seconds:.1f}s")
     if spec.gate and result.counts.get("failed_errors", 0):
         failed = "; ".join(n.removeprefix("FAIL ") for n in result.notes if n.startswith("FAIL "))
         raise QaGateFailed(

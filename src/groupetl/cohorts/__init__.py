@@ -28,11 +28,15 @@ def run(spark, config, *, progress=None, date=None, **_):
     """Pipeline stage ``cohorts`` (``jobs/cohorts.py``, ``groupetl run``) for logical date D: the
     behavioral cohorts as of D - 1, the last whole day before D (``groupetl cohort compute
     --as-of D-1``). Like dynamic properties, a date's outputs cover data before D 00:00 UTC, so
-    records of D-1 that arrive during D are in. Without a date: as of today (UTC).
+    records of D-1 that arrive during D are in. Without a date: as of the latest event date in
+    the warehouse (``groupetl.asof``), not the wall clock, so a warehouse of past data still
+    gets its cohorts.
     """
     import datetime as dt
 
-    as_of = date - dt.timedelta(days=1) if date else dt.datetime.now(dt.timezone.utc).date()
+    from groupetl import asof
+
+    as_of = date - dt.timedelta(days=1) if date else asof.resolve(config, None, "--date").date
     return compute_cohorts(spark, config, as_of, progress=progress)
 
 

@@ -5,6 +5,8 @@ Public API:
 - ``lookup(spark, config, group_type, query, now, *, limit=100) -> DataFrame``.
 - ``account_view(spark, config, group_type, group_value, now, recent=20) -> AccountView``.
 - ``raw_records(spark, config, event_ids) -> list[RawRecord]``.
+- ``groupetl.lookup.duck``: the same three without Spark (delta-rs + DuckDB; what the CLI uses),
+  plus ``explain_empty`` (why a lookup found nothing).
 - ``lookup_rows(df)``, ``format_lookup(rows, fmt)``, ``format_account_view(view, fmt)``,
   ``format_raw_records(records, fmt)``: strings for the CLI (fmt: table | json | csv).
 """

@@ -1,15 +1,11 @@
 """Text renderings of lookup results, account views and raw records: table, JSON or CSV.
 
-Every function returns a string (no trailing newline); the CLI prints it. ``--json`` output is
-one JSON document; ``--csv`` has a header line. Times are UTC, ISO-8601 in JSON and CSV.
+Every function returns a string (no trailing newline); the CLI prints it. The rendering is
+``groupetl.output``'s (rich tables fitted to the terminal, CSV with a header, one JSON document).
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -18,8 +14,10 @@ from pyspark.sql import DataFrame
 
 from groupetl.lookup.account import AccountView, RawRecord
 from groupetl.lookup.search import LOOKUP_COLUMNS
+from groupetl.output import FORMATS, cell, render_csv, render_json, render_rows, render_table
+from groupetl.output import check_format as _check
 
-FORMATS = ("table", "json", "csv")
+__all__ = ["FORMATS", "format_account_view", "format_lookup", "format_raw_records", "format_rows"]
 RECENT_COLUMNS = (
     "event_time", "event_type", "user_key", "user_id", "device_id", "attribution", "event_id",
 )  # fmt: skip
@@ -31,63 +29,9 @@ def lookup_rows(df: DataFrame) -> list[dict[str, Any]]:
     return [r.asDict() for r in df.collect()]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple):
-        return " | ".join(_cell(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return str(_plain(value))
-
-
-def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as an aligned text table with a header line."""
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    lines += [
-        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    ]
-    return "\n".join(lines)
-
-
-def render_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as CSV with a header; lists are joined with ' | ', nulls are empty."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for r in rows:
-        writer.writerow([_cell(r.get(c)) for c in columns])
-    return buf.getvalue().rstrip("\n")
-
-
-def render_json(value: Any) -> str:
-    """Any result as indented JSON (times as ISO-8601 text)."""
-    return json.dumps(value, indent=2, ensure_ascii=False, default=_plain, sort_keys=False)
-
-
-def _check(fmt: str) -> None:
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}; found {fmt!r}")
-
-
 def format_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: str) -> str:
     """Any rows as a table, JSON (a list of objects with ``columns``) or CSV."""
-    _check(fmt)
-    if fmt == "json":
-        return render_json([{c: r.get(c) for c in columns} for r in rows])
-    if fmt == "csv":
-        return render_csv(rows, columns)
-    return render_table(rows, columns)
+    return render_rows(rows, columns, fmt)
 
 
 def format_lookup(rows: Sequence[Mapping[str, Any]], fmt: str = "table") -> str:
@@ -116,13 +60,13 @@ def format_account_view(view: AccountView, fmt: str = "table") -> str:
     title = f"{view.group_type} {view.group_value}" + (f"  {view.name}" if view.name else "")
     lines = [
         f"{title}  (as of {view.now})",
-        f"first seen {_cell(view.first_seen) or '-'}   last seen {_cell(view.last_seen) or '-'}",
+        f"first seen {cell(view.first_seen) or '-'}   last seen {cell(view.last_seen) or '-'}",
         f"last 30 days: {view.events_30d:,} events, {view.active_users_30d:,} active users",
         "",
         "properties",
     ]
     width = max((len(k) for k in view.properties), default=0)
-    lines += [f"  {k.ljust(width)}  {_cell(v)}" for k, v in view.properties.items()] or ["  (none)"]
+    lines += [f"  {k.ljust(width)}  {cell(v)}" for k, v in view.properties.items()] or ["  (none)"]
     lines += ["", f"recent events ({len(view.recent)})"]
     if view.recent:
         table = render_table(_recent_rows(view), RECENT_COLUMNS[:-1])
