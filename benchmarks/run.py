@@ -56,6 +56,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = ROOT / "conf" / "local.yaml"
 DEFAULT_DATA = ROOT / "data" / "bench"
 DOC = ROOT / "docs" / "performance.md"
+
+
+def _repo_relative(name: str) -> str:
+    """A Spark job or stage name (its Python call site) with this checkout's path removed:
+    results and docs name ``src/groupetl/...``, not a path on the machine that ran them."""
+    return name.replace(f"{ROOT}/", "")
+
+
 STAGES = ("ingest", "attribute", "cohorts", "report", "retention")
 CORE_STAGES = ("ingest", "attribute", "report")
 TARGETS = {"e2e_seconds_16m": 600, "cost_growth": 1.2, "driver_peak_gib_16m": 6.0}
@@ -285,7 +293,7 @@ def heaviest_stage(spark, stages: list[dict]) -> dict | None:
     return {
         "stage_id": sid,
         "attempt": attempt,
-        "name": (st.get("name") or "")[:100],
+        "name": _repo_relative(st.get("name") or "")[:100],
         "tasks": st.get("numCompleteTasks", st.get("numTasks")),
         "executor_run_seconds": round(run_ms / 1000, 1),
         "share_of_executor_run": round(run_ms / total_run, 3) if total_run else None,
@@ -317,7 +325,8 @@ def spark_jobs(spark, after_job: int) -> dict:
         "tasks": sum(j.get("numTasks", 0) for j in mine),
         "job_seconds": round(sum(seconds(j) for j in mine), 1),
         "longest": [
-            {"name": j.get("name", "")[:80], "seconds": round(seconds(j), 1)} for j in longest
+            {"name": _repo_relative(j.get("name", ""))[:80], "seconds": round(seconds(j), 1)}
+            for j in longest
         ],
         "last_job": max((j["jobId"] for j in mine), default=after_job),
         **_stage_totals(stages),
