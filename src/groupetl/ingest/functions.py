@@ -286,7 +286,13 @@ def report(reason: str, detail: Column | str | None) -> Column:
     return F.struct(F.lit(reason).alias(C.REASON), d.cast("string").alias(C.DETAIL))
 
 
+REPORTS_TYPE = f"array<struct<{C.REASON}:string,{C.DETAIL}:string>>"
+
+
 def reports_when(*pairs: tuple[Column, Column]) -> Column:
-    """An array of the reports whose condition holds: ``reports_when((cond, report(...)), ...)``."""
-    items = [F.when(cond, rep) for cond, rep in pairs]
-    return F.filter(F.array(*items), lambda r: r.isNotNull())
+    """An array of the reports whose condition holds (a null condition does not):
+    ``reports_when((cond, report(...)), ...)``. A concat of compiled pieces, not a ``filter``:
+    every record evaluates it, and a lambda is interpreted (and keeps the whole projection out
+    of Spark's generated code)."""
+    empty = F.array().cast(REPORTS_TYPE)
+    return F.concat(*[F.when(cond, F.array(rep)).otherwise(empty) for cond, rep in pairs])

@@ -30,7 +30,15 @@ MAX_VALUES = 10
 _UNDECLARED_RANK = 1000  # undeclared types sort after declared ones, in listed order
 _ENTRY_TYPE = "array<struct<rank:int,key:string,values:array<string>,long:boolean,bad:boolean>>"
 _GROUPS_TYPE = "map<string,array<string>>"
-_REPORTS_TYPE = "array<struct<reason:string,detail:string>>"
+
+# The common shape, read without interpreted lambdas (:func:`_common_groups`): a flat object of
+# declared types whose values are non-empty strings, numbers or non-empty flat lists of them.
+_STR = r'"(?:[^"\\]++|\\.)++"'
+_NUM = r"-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][+-]?[0-9]++)?"
+_SCALAR = rf"(?:{_STR}|{_NUM})"
+_VALUE = rf"(?:{_SCALAR}|\[\s*+{_SCALAR}(?:\s*+,\s*+{_SCALAR})*+\s*+\])"
+_ENTRY = rf"{_STR}\s*+:\s*+{_VALUE}"
+COMMON_GROUPS = rf"^\s*+\{{\s*+(?:{_ENTRY}(?:\s*+,\s*+{_ENTRY})*+)?\s*+\}}\s*+$"
 
 
 def _entry_values(e: Column) -> Column:
@@ -112,6 +120,52 @@ def _tracked(entries: Column) -> tuple[Column, Column]:
     return kept, F.when(exceeded, detail)
 
 
+def _common_groups(
+    text: Column, groups_map: Column, declared: tuple[str, ...]
+) -> tuple[Column, Column]:
+    """(is the groups object of the common shape, its tracked groups) without lambdas.
+
+    Common: absent, or a JSON object (``groups_map`` from :func:`fx.object_map`) no longer than
+    the string limit whose keys are distinct declared types, at most :data:`MAX_TYPES` of them,
+    whose values are non-empty strings, numbers or non-empty flat lists of them
+    (:data:`COMMON_GROUPS`), at most :data:`MAX_VALUES` distinct values in total. For such an
+    object the general rules (:func:`_classified`, :func:`_tracked`) keep every entry, in
+    declared order, with its distinct values, and report nothing: this gives the same map with
+    compiled expressions only (the lambdas are interpreted, and were most of the parse's cost).
+    """
+    present = [F.map_contains_key(groups_map, d) for d in declared]
+    values = {}
+    for d in declared:
+        v = groups_map[d]
+        listed = F.try_variant_get(v, "$", "array<string>")
+        values[d] = F.when(listed.isNotNull(), F.array_distinct(listed)).otherwise(
+            F.array(fx.variant_string(v))
+        )
+    count: Column = F.lit(0)
+    total: Column = F.lit(0)
+    entries = []
+    for d, has in zip(declared, present, strict=True):
+        count = count + has.cast("int")
+        total = total + F.when(has, F.size(values[d])).otherwise(0)
+        entries.append(
+            F.when(
+                has, F.array(F.struct(F.lit(d).alias("key"), values[d].alias("value")))
+            ).otherwise(F.array().cast("array<struct<key:string,value:array<string>>>"))
+        )
+    empty = F.create_map().cast(_GROUPS_TYPE)
+    tracked = F.map_from_entries(F.concat(*entries)) if entries else empty
+    given = (
+        groups_map.isNotNull()
+        & (F.length(text) <= fx.MAX_STRING)
+        & text.rlike(COMMON_GROUPS)
+        & (F.size(groups_map) == count)
+        & (count <= MAX_TYPES)
+        & (total <= MAX_VALUES)
+    )
+    common = fx.is_absent_json(text) | F.coalesce(given, F.lit(False))
+    return common, F.when(groups_map.isNull() | (count == 0), empty).otherwise(tracked)
+
+
 def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
     """Add ``groups`` (map type -> values), ``_groups_error`` and the group reports.
 
@@ -121,12 +175,19 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
     """
     gj = F.col(N.GROUPS_JSON)
     staged = df.withColumn("_gm", fx.object_map(gj))
+    common, common_groups = _common_groups(gj, F.col("_gm"), declared_types)
+    staged = staged.withColumns({"_common": common, "_common_groups": common_groups})
+    common = F.col("_common")
     not_object = ~fx.is_absent_json(gj) & F.col("_gm").isNull()
+    # the general rules (interpreted lambdas) only for the other records
     staged = staged.withColumn(
         "_g",
-        F.coalesce(
-            F.when(F.col("_gm").isNotNull(), _classified(F.col("_gm"), declared_types)),
-            F.array().cast(_ENTRY_TYPE),
+        F.when(
+            ~common,
+            F.coalesce(
+                F.when(F.col("_gm").isNotNull(), _classified(F.col("_gm"), declared_types)),
+                F.array().cast(_ENTRY_TYPE),
+            ),
         ),
     )
     g = F.col("_g")
@@ -141,7 +202,7 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
     )
     kept, exceeded = _tracked(g)
     # kept is read twice below: computed once, in a projection of its own
-    staged = staged.withColumns({"_kept": kept, "_exceeded": exceeded})
+    staged = staged.withColumns({"_kept": F.when(~common, kept), "_exceeded": exceeded})
     kept, exceeded = F.col("_kept"), F.col("_exceeded")
     undeclared = F.filter(kept, lambda e: fx.position_in(e["key"], declared_types) == 0)
     empty = F.filter(g, lambda e: (F.size(e["values"]) == 0) & ~e["bad"])
@@ -150,7 +211,7 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
         F.when(
             F.col(N.ASSIGNS),
             F.transform(empty, lambda e: fx.report(R.EMPTY_GROUP_ASSIGNMENT, e["key"])),
-        ).otherwise(F.array().cast(_REPORTS_TYPE)),
+        ).otherwise(F.array().cast(fx.REPORTS_TYPE)),
         fx.reports_when(
             (exceeded.isNotNull(), fx.report(R.GROUP_LIMIT_EXCEEDED, exceeded)),
             (F.exists(g, lambda e: e["long"]), fx.report(R.STRING_TRUNCATED, "groups")),
@@ -159,7 +220,9 @@ def with_groups(df: DataFrame, declared_types: tuple[str, ...]) -> DataFrame:
     groups = F.map_from_entries(F.transform(kept, lambda e: F.struct(e["key"], e["values"])))
     return staged.select(
         "*",
-        F.coalesce(groups, F.create_map().cast(_GROUPS_TYPE)).alias(C.GROUPS),
-        error.alias(N.GROUPS_ERROR),
-        reports.alias(N.REPORTS),
-    ).drop("_g", "_gm", "_kept", "_exceeded")
+        F.when(common, F.col("_common_groups"))
+        .otherwise(F.coalesce(groups, F.create_map().cast(_GROUPS_TYPE)))
+        .alias(C.GROUPS),
+        F.when(~common, error).alias(N.GROUPS_ERROR),
+        F.when(common, F.array().cast(fx.REPORTS_TYPE)).otherwise(reports).alias(N.REPORTS),
+    ).drop("_g", "_gm", "_kept", "_exceeded", "_common", "_common_groups")

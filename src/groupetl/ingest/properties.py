@@ -14,6 +14,8 @@ that is not a number.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -80,13 +82,18 @@ def _is_number(v: Column) -> Column:
     )
 
 
-def _with_resolved(df: DataFrame) -> DataFrame:
-    """Add ``_kept`` and ``_ignored`` items: after $clearAll and the per-property operation
-    order. Each step is a column of its own: a lambda does not share the sub-expressions it
-    repeats, and the "is it beaten?" test is quadratic in the record's items, so it is done
-    once per item, not once per reader."""
+def _let(value: Column, body: Callable[[Column], Column]) -> Column:
+    """``body(value)`` with ``value`` computed once: Spark SQL has no ``let``, and a lambda
+    repeats the sub-expressions it reads several times; a one-element ``transform`` binds it."""
+    return F.element_at(F.transform(F.array(value), body), 1)
+
+
+def _resolved(items: Column) -> Column:
+    """struct(kept, ignored) of the ``items``: after $clearAll and the per-property operation
+    order. The "is it beaten?" test is quadratic in the record's items: done once per item
+    (bound by :func:`_let`), not once per reader."""
     ranked = F.transform(
-        F.col("_items"),
+        items,
         lambda o, i: F.struct(
             fx.position_in(o["operation"], OPERATIONS).alias("rank"),
             i.alias("i"),
@@ -95,43 +102,45 @@ def _with_resolved(df: DataFrame) -> DataFrame:
             o["value"].alias("value"),
         ),
     )
-    staged = df.withColumn("_ranked", ranked)
 
-    def beaten(o: Column) -> Column:
+    def beaten(o: Column, all_ranked: Column) -> Column:
         return F.exists(
-            F.col("_ranked"),
+            all_ranked,
             lambda p: (
                 (p["property"] == o["property"])
                 & ((p["rank"] < o["rank"]) | ((p["rank"] == o["rank"]) & (p["i"] < o["i"])))
             ),
         )
 
-    flagged = F.transform(
-        F.col("_ranked"),
-        lambda o: F.struct(
-            *[o[f].alias(f) for f in ("rank", "i", "operation", "property", "value")],
-            beaten(o).alias("beaten"),
-        ),
-    )
-    staged = staged.withColumn("_flagged", flagged)
-    flagged_col = F.col("_flagged")
-    has_clear = F.exists(F.col("_items"), lambda o: o["operation"] == CLEAR_ALL)
+    def flag(all_ranked: Column) -> Column:
+        return F.transform(
+            all_ranked,
+            lambda o: F.struct(
+                *[o[f].alias(f) for f in ("rank", "i", "operation", "property", "value")],
+                beaten(o, all_ranked).alias("beaten"),
+            ),
+        )
+
+    has_clear = F.exists(items, lambda o: o["operation"] == CLEAR_ALL)
     is_clear = lambda o: o["operation"] == CLEAR_ALL  # noqa: E731
-    kept = F.when(has_clear, F.filter(flagged_col, is_clear)).otherwise(
-        F.filter(flagged_col, lambda o: ~o["beaten"])
-    )
-    ignored = F.when(has_clear, F.filter(flagged_col, lambda o: ~is_clear(o))).otherwise(
-        F.filter(flagged_col, lambda o: o["beaten"])
-    )
-    return staged.withColumns({"_kept": kept, "_ignored": ignored}).drop("_ranked", "_flagged")
+
+    def split(flagged: Column) -> Column:
+        kept = F.when(has_clear, F.filter(flagged, is_clear)).otherwise(
+            F.filter(flagged, lambda o: ~o["beaten"])
+        )
+        ignored = F.when(has_clear, F.filter(flagged, lambda o: ~is_clear(o))).otherwise(
+            F.filter(flagged, lambda o: o["beaten"])
+        )
+        return F.struct(kept.alias("kept"), ignored.alias("ignored"))
+
+    return _let(_let(ranked, flag), split)
 
 
-def _with_items(df: DataFrame) -> DataFrame:
-    """Add ``_items`` (every (operation, property, value) named) and ``_props_error``."""
-    pj, plain = F.col(N.PROPS_JSON), F.col(N.PROPS_PLAIN)
-    df = df.withColumn("_pm", fx.object_map(pj))
-    not_object = ~fx.is_absent_json(pj) & F.col("_pm").isNull()
-    entries = fx.unique_entries(F.col("_pm"))
+def _items_and_error(pm: Column, pj: Column, plain: Column) -> Column:
+    """struct(items: every (operation, property, value) named, error) of the properties object
+    ``pm`` (:func:`fx.object_map` of the text ``pj``)."""
+    not_object = ~fx.is_absent_json(pj) & pm.isNull()
+    entries = fx.unique_entries(pm)
 
     def per_entry(e: Column) -> Column:
         items, error = _items(e, plain)
@@ -149,21 +158,27 @@ def _with_items(df: DataFrame) -> DataFrame:
             ).alias("inner"),
         ),
     )
-    staged = df.withColumn("_pe", F.transform(with_inner, per_entry))
-    pe = F.col("_pe")
-    # an entry with an error has no items (null), which makes flatten null: the record is
-    # quarantined for that error anyway
-    items = F.coalesce(
-        F.flatten(F.transform(pe, lambda x: x["items"])), F.array().cast(_ITEMS_TYPE)
-    )
-    errors = F.filter(F.transform(pe, lambda x: x["error"]), lambda x: x.isNotNull())
-    bad_add = F.exists(items, lambda o: (o["operation"] == "$add") & ~_is_number(o["value"]))
-    error = (
-        F.when(not_object, F.lit("group properties are not a JSON object"))
-        .when(F.size(errors) > 0, F.concat_ws("; ", errors))
-        .when(bad_add, F.lit("$add needs a number"))
-    )
-    return staged.withColumns({"_items": items, N.PROPS_ERROR: error}).drop("_pe", "_pm")
+
+    def of_entries(pe: Column) -> Column:
+        # an entry with an error has no items (null), which makes flatten null: the record is
+        # quarantined for that error anyway
+        items = F.coalesce(
+            F.flatten(F.transform(pe, lambda x: x["items"])), F.array().cast(_ITEMS_TYPE)
+        )
+        errors = F.filter(F.transform(pe, lambda x: x["error"]), lambda x: x.isNotNull())
+
+        def with_error(its: Column) -> Column:
+            bad_add = F.exists(its, lambda o: (o["operation"] == "$add") & ~_is_number(o["value"]))
+            error = (
+                F.when(not_object, F.lit("group properties are not a JSON object"))
+                .when(F.size(errors) > 0, F.concat_ws("; ", errors))
+                .when(bad_add, F.lit("$add needs a number"))
+            )
+            return F.struct(its.alias("items"), error.alias("error"))
+
+        return _let(items, with_error)
+
+    return _let(F.transform(with_inner, per_entry), of_entries)
 
 
 def _targets() -> Column:
@@ -215,20 +230,54 @@ def with_operations(df: DataFrame) -> DataFrame:
     property, value_json) -- empty for assignments and for records without groups --,
     ``_op_keys`` (the distinct property keys the ops name), ``_props_error`` and more reports.
     """
-    staged = _with_items(df)
-    staged = _with_resolved(staged).withColumn("_targets", _targets())
-    kept, ignored, targets = F.col("_kept"), F.col("_ignored"), F.col("_targets")
-    applies = (F.col(C.RECORD_KIND) != KIND_ASSIGNMENT) & (F.size(targets) > 0)
-    keys = F.array_distinct(
-        F.filter(F.transform(kept, lambda o: fx.cut(o["property"])), lambda k: k.isNotNull())
+    pj = F.col(N.PROPS_JSON)
+    staged = df.withColumn("_pm", fx.object_map(pj))
+    pm = F.col("_pm")
+    # Most records name no property (no object, or an empty one): nothing to compute for
+    # them. The rest is one expression (values bound by _let) rather than a projection per
+    # step: every projection holding a lambda copies every row, whether it has properties or not.
+    named = (pm.isNotNull() & (F.size(pm) > 0)) | (~fx.is_absent_json(pj) & pm.isNull())
+
+    def of_items(ie: Column) -> Column:
+        def of_resolved(r: Column) -> Column:
+            kept, ignored = r["kept"], r["ignored"]
+            # Events have groups but no operation: no targets to compute for them. With no
+            # kept item there is no ignored one either, so nothing else changes.
+            has_ops = (F.col(C.RECORD_KIND) != KIND_ASSIGNMENT) & (F.size(kept) > 0)
+
+            def on(targets: Column) -> Column:
+                applies = has_ops & (F.size(targets) > 0)
+                keys = F.array_distinct(
+                    F.filter(
+                        F.transform(kept, lambda o: fx.cut(o["property"])),
+                        lambda k: k.isNotNull(),
+                    )
+                )
+                return F.struct(
+                    F.when(applies, _on_targets(targets, kept))
+                    .otherwise(F.array().cast(OP_TYPE))
+                    .alias("ops"),
+                    F.when(applies, keys).otherwise(F.array().cast("array<string>")).alias("keys"),
+                    ie["error"].alias("error"),
+                    # reports only when the operations apply to something
+                    F.when(applies, F.concat(F.col(N.REPORTS), _reports(kept, ignored)))
+                    .otherwise(F.col(N.REPORTS))
+                    .alias("reports"),
+                )
+
+            return _let(F.when(has_ops, _targets()), on)
+
+        return _let(_resolved(ie["items"]), of_resolved)
+
+    staged = staged.withColumn(
+        "_opr", F.when(named, _let(_items_and_error(pm, pj, F.col(N.PROPS_PLAIN)), of_items))
     )
+    r = F.col("_opr")
     return staged.withColumns(
         {
-            N.OPS: F.when(applies, _on_targets(targets, kept)).otherwise(F.array().cast(OP_TYPE)),
-            N.OP_KEYS: F.when(applies, keys).otherwise(F.array().cast("array<string>")),
-            # reports only when the operations apply to something
-            N.REPORTS: F.when(
-                applies, F.concat(F.col(N.REPORTS), _reports(kept, ignored))
-            ).otherwise(F.col(N.REPORTS)),
+            N.OPS: F.when(named, r["ops"]).otherwise(F.array().cast(OP_TYPE)),
+            N.OP_KEYS: F.when(named, r["keys"]).otherwise(F.array().cast("array<string>")),
+            N.PROPS_ERROR: r["error"],
+            N.REPORTS: F.when(named, r["reports"]).otherwise(F.col(N.REPORTS)),
         }
-    ).drop("_items", "_kept", "_ignored", "_targets")
+    ).drop("_pm", "_opr")

@@ -44,15 +44,32 @@ def with_event_fields(df: DataFrame) -> DataFrame:
     df = df.withColumn("_epm", fx.object_map(text))
     parsed = F.col("_epm")
     not_object = ~fx.is_absent_json(text) & parsed.isNull()
-    as_text = F.transform_values(
-        parsed,
-        lambda _k, v: (
-            F.when(fx.variant_type(v) == "VOID", F.lit(None).cast("string"))
-            .when(fx.variant_type(v) == "STRING", fx.cut(fx.variant_string(v)))
-            .otherwise(F.to_json(v))
-        ),
+    keys = F.map_keys(parsed)
+    # Common case, without lambdas: no value can be longer than the limit (the whole text is
+    # not), no key is repeated and no number overflows a double (``to_json`` quotes an
+    # infinite one, the cast does not). Casting the values (as one variant list) to strings
+    # gives each value's text exactly as the general rule below: a string itself, JSON null
+    # null, anything else its JSON text.
+    common = (
+        (F.length(text) <= fx.MAX_STRING)
+        & (F.size(F.array_distinct(keys)) == F.size(keys))
+        & ~text.rlike(r"[eE][+-]?[0-9]{3}|[0-9]{309}")
     )
-    long_value = F.exists(F.map_values(parsed), fx.is_long_string_variant)
+    common_text = F.map_from_arrays(
+        keys,
+        F.try_variant_get(F.to_variant_object(F.map_values(parsed)), "$", "array<string>"),
+    )
+    as_text = F.when(common, common_text).otherwise(
+        F.transform_values(
+            parsed,
+            lambda _k, v: (
+                F.when(fx.variant_type(v) == "VOID", F.lit(None).cast("string"))
+                .when(fx.variant_type(v) == "STRING", fx.cut(fx.variant_string(v)))
+                .otherwise(F.to_json(v))
+            ),
+        )
+    )
+    long_value = F.when(~common, F.exists(F.map_values(parsed), fx.is_long_string_variant))
     cut_reports = fx.reports_when(
         (fx.is_too_long(C.EVENT_TYPE), fx.report(R.STRING_TRUNCATED, C.EVENT_TYPE)),
         (F.coalesce(long_value, F.lit(False)), fx.report(R.STRING_TRUNCATED, C.EVENT_PROPERTIES)),
