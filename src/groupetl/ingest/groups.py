@@ -131,7 +131,7 @@ def _common_groups(
     (:data:`COMMON_GROUPS`), at most :data:`MAX_VALUES` distinct values in total. For such an
     object the general rules (:func:`_classified`, :func:`_tracked`) keep every entry, in
     declared order, with its distinct values, and report nothing: this gives the same map with
-    compiled expressions only (the lambdas are interpreted, and were most of the parse's cost).
+    compiled expressions only (the general rules' lambdas are interpreted).
     """
     present = [F.map_contains_key(groups_map, d) for d in declared]
     values = {}
