@@ -296,6 +296,9 @@ def heaviest_stage(spark, stages: list[dict]) -> dict | None:
         "name": _repo_relative(st.get("name") or "")[:100],
         "tasks": st.get("numCompleteTasks", st.get("numTasks")),
         "executor_run_seconds": round(run_ms / 1000, 1),
+        # of the run time: on a CPU (the rest waits: I/O, locks, a busy machine) and in GC
+        "executor_cpu_seconds": round(int(st.get("executorCpuTime") or 0) / 1e9, 1),
+        "jvm_gc_seconds": round(int(st.get("jvmGcTime") or 0) / 1000, 1),
         "share_of_executor_run": round(run_ms / total_run, 3) if total_run else None,
         "task_median_seconds": round(median / 1000, 2) if median is not None else None,
         "task_max_seconds": round(slowest / 1000, 2) if slowest is not None else None,
