@@ -406,7 +406,7 @@ def render_markdown(report: dict, source: Path) -> str:
         "./dev bench                                   # 1M, 4M, 16M events (default)",
         "./dev bench --sizes 100k,1M --out benchmarks/results/mine.json",
         "./dev bench --render benchmarks/results/mine.json   # only regenerate this page",
-        "./dev bench --sizes 200k --stages ingest --cold-only --out /tmp/i.json --doc /tmp/i.md"
+        "./dev bench --sizes 200k --stages ingest --cold-only --out data/bench/ingest.json --doc data/bench/ingest.md"
         "   # quick: ingest + baselines",
         "```",
         "",
