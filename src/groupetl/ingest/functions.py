@@ -11,6 +11,8 @@ as VARIANT, so a JSON string ``"5"`` and a number ``5`` stay distinguishable:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
@@ -35,6 +37,13 @@ NUMERIC_VARIANT = r"^(TINYINT|SMALLINT|INT|BIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\
 VARIANT_MAP = "map<string,variant>"
 ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"
 EXPORT_FORMATS = ("yyyy-MM-dd HH:mm:ss.SSSSSS", "yyyy-MM-dd HH:mm:ss")
+
+
+def let(value: Column, body: Callable[[Column], Column]) -> Column:
+    """``body(value)`` with ``value`` computed once: Spark SQL has no ``let``, and a lambda
+    repeats the sub-expressions it reads several times; a one-element ``transform`` binds it
+    (interpreted, so for the rare rows: a staged column instead costs a copy of every row)."""
+    return F.element_at(F.transform(F.array(value), body), 1)
 
 
 def col(c: Column | str) -> Column:

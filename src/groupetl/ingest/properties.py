@@ -14,8 +14,6 @@ that is not a number.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -82,16 +80,10 @@ def _is_number(v: Column) -> Column:
     )
 
 
-def _let(value: Column, body: Callable[[Column], Column]) -> Column:
-    """``body(value)`` with ``value`` computed once: Spark SQL has no ``let``, and a lambda
-    repeats the sub-expressions it reads several times; a one-element ``transform`` binds it."""
-    return F.element_at(F.transform(F.array(value), body), 1)
-
-
 def _resolved(items: Column) -> Column:
     """struct(kept, ignored) of the ``items``: after $clearAll and the per-property operation
     order. The "is it beaten?" test is quadratic in the record's items: done once per item
-    (bound by :func:`_let`), not once per reader."""
+    (bound by :func:`fx.let`), not once per reader."""
     ranked = F.transform(
         items,
         lambda o, i: F.struct(
@@ -133,7 +125,7 @@ def _resolved(items: Column) -> Column:
         )
         return F.struct(kept.alias("kept"), ignored.alias("ignored"))
 
-    return _let(_let(ranked, flag), split)
+    return fx.let(fx.let(ranked, flag), split)
 
 
 def _items_and_error(pm: Column, pj: Column, plain: Column) -> Column:
@@ -176,9 +168,9 @@ def _items_and_error(pm: Column, pj: Column, plain: Column) -> Column:
             )
             return F.struct(its.alias("items"), error.alias("error"))
 
-        return _let(items, with_error)
+        return fx.let(items, with_error)
 
-    return _let(F.transform(with_inner, per_entry), of_entries)
+    return fx.let(F.transform(with_inner, per_entry), of_entries)
 
 
 def _targets() -> Column:
@@ -234,7 +226,7 @@ def with_operations(df: DataFrame) -> DataFrame:
     staged = df.withColumn("_pm", fx.object_map(pj))
     pm = F.col("_pm")
     # Most records name no property (no object, or an empty one): nothing to compute for
-    # them. The rest is one expression (values bound by _let) rather than a projection per
+    # them. The rest is one expression (values bound by fx.let) rather than a projection per
     # step: every projection holding a lambda copies every row, whether it has properties or not.
     named = (pm.isNotNull() & (F.size(pm) > 0)) | (~fx.is_absent_json(pj) & pm.isNull())
 
@@ -265,12 +257,12 @@ def with_operations(df: DataFrame) -> DataFrame:
                     .alias("reports"),
                 )
 
-            return _let(F.when(has_ops, _targets()), on)
+            return fx.let(F.when(has_ops, _targets()), on)
 
-        return _let(_resolved(ie["items"]), of_resolved)
+        return fx.let(_resolved(ie["items"]), of_resolved)
 
     staged = staged.withColumn(
-        "_opr", F.when(named, _let(_items_and_error(pm, pj, F.col(N.PROPS_PLAIN)), of_items))
+        "_opr", F.when(named, fx.let(_items_and_error(pm, pj, F.col(N.PROPS_PLAIN)), of_items))
     )
     r = F.col("_opr")
     return staged.withColumns(

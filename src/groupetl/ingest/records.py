@@ -177,26 +177,52 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
     prepared = prepared.withColumn(
         "_line", F.from_json(text, line_type(record_type), {"columnNameOfCorruptRecord": _CORRUPT})
     )
+    # `from_json` keeps a projection out of generated code (CodegenFallback): each one copies
+    # its rows. So the line's parsed struct is dropped as soon as its list is taken, and its
+    # text is kept only for the lines of the careful path (a few): every other projection
+    # before the explode copies the typed records alone, not the whole line three times over.
     typed, typed_single = _one_parse(text, F.col("_line"), record_type)
-    prepared = prepared.withColumns({"_typed": typed, "_typed_single": typed_single})
-    careful = F.col("_typed").isNull()
-    # The careful path: envelope and list as text, computed only for its own lines.
-    prepared = prepared.withColumn(
-        "_env",
-        F.when(
-            careful & (F.col(C.FILE_FORMAT) != Format.AMPLITUDE_EXPORT), F.from_json(text, ENVELOPE)
-        ),
-    )
-    prepared = prepared.withColumn("_list_text", _list_text(F.col("_env")))
-    prepared = prepared.withColumn(
-        "_list", F.when(careful, F.from_json(F.col("_list_text"), "array<string>"))
-    )
-    items, line_reason, single = _records_of_line(text, F.col("_list_text"), F.col("_list"))
-    # the body's options and send time (an Export line is one record, with no body)
-    env = F.when(careful, F.struct(*[F.col("_env")[f].alias(f) for f in _ENV_FIELDS])).when(
+    fast_env = F.when(
         F.col(C.FILE_FORMAT) != Format.AMPLITUDE_EXPORT,
         F.struct(*[F.col("_line")[f].alias(f) for f in _ENV_FIELDS]),
     )
+    prepared = prepared.select(
+        *[F.col(c) for c in (C.BATCH_ID, C.INGESTED_AT, C.SOURCE_FILE, C.FILE_FORMAT)],
+        C.ARRIVAL_TIME,
+        C.LINE_NUMBER,
+        typed.alias("_typed"),
+        typed_single.alias("_typed_single"),
+        fast_env.alias("_fast_env"),
+        F.when(typed.isNull(), text).alias("_ctext"),
+        F.when(typed.isNull(), F.col(C.RAW)).alias("_craw"),
+    )
+    careful = F.col("_typed").isNull()
+    ctext = F.col("_ctext")
+
+    def careful_path(env: Column) -> Column:
+        # the envelope and the list as text, each parse bound once (careful lines only)
+        def with_list_text(list_text: Column) -> Column:
+            def with_list(parsed_list: Column) -> Column:
+                items, reason, single = _records_of_line(ctext, list_text, parsed_list)
+                return F.struct(
+                    items.alias("items"),
+                    reason.alias("reason"),
+                    single.alias("single"),
+                    F.struct(*[env[f].alias(f) for f in _ENV_FIELDS]).alias("env"),
+                )
+
+            return fx.let(F.from_json(list_text, "array<string>"), with_list)
+
+        return fx.let(_list_text(env), with_list_text)
+
+    env_of_text = F.when(
+        F.col(C.FILE_FORMAT) != Format.AMPLITUDE_EXPORT, F.from_json(ctext, ENVELOPE)
+    )
+    prepared = prepared.withColumn("_c", F.when(careful, fx.let(env_of_text, careful_path)))
+    c = F.col("_c")
+    items, line_reason, single = c["items"], c["reason"], c["single"]
+    # the body's options and send time (an Export line is one record, with no body)
+    env = F.when(careful, c["env"]).otherwise(F.col("_fast_env"))
     options = F.from_json(env["options"], "min_id_length string")
     sent_at = F.coalesce(env["sentAt"], env["sent_at"])
     line_reason = F.when(careful, line_reason)
@@ -205,7 +231,7 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
         C.ARRIVAL_TIME,
         C.LINE_NUMBER,
         # the line's text is copied to each of its records: only a failed line's is needed
-        F.when(line_reason.isNotNull(), F.col(C.RAW)).alias(C.RAW),
+        F.when(line_reason.isNotNull(), F.col("_craw")).alias(C.RAW),
         line_reason.alias("_line_reason"),
         F.when(careful, single).otherwise(F.col("_typed_single")).alias("_single"),
         (~careful).alias("_fast"),
