@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from groupetl.config import ProjectConfig
-from groupetl.errors import ConfigError, GroupEtlError, StageError
+from groupetl.errors import ArgumentError, ConfigError, GroupEtlError, StageError
 from groupetl.stages import StageResult
 
 log = logging.getLogger(__name__)
@@ -198,8 +198,9 @@ def run_stage(
 
 
 def exit_code(exc: GroupEtlError) -> int:
-    """The process exit code for a groupetl error: 2 config, 3 QA gate, 1 anything else."""
-    if isinstance(exc, ConfigError):
+    """The process exit code for a groupetl error: 2 config or argument, 3 QA gate, 75 warehouse
+    busy (the error's ``exit_code``), 1 anything else."""
+    if isinstance(exc, ConfigError | ArgumentError):
         return EXIT_CONFIG
     return getattr(exc, "exit_code", EXIT_FAILED)
 
@@ -211,12 +212,15 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
     --date 2026-01-08``. ``--date`` is required by dated stages (CRM sync, dynamic
     properties) and accepted by all, so an orchestrator passes it to every job; it is recorded
     in the run log. A stage whose config section is absent is logged as skipped (exit 0).
-    Exit status: 0 ok, 1 stage failure, 2 config error, 3 QA gate failed.
+    Exit status: 0 ok, 1 stage failure, 2 config error, 3 QA gate failed, 75 another command
+    holds the warehouse (``groupetl.lease``).
     """
     import argparse
     import sys
 
+    from groupetl import checks
     from groupetl.config import load_config
+    from groupetl.lease import acquire
     from groupetl.runs import log_skipped, parse_date, run_logged
     from groupetl.session import session_for
 
@@ -236,12 +240,17 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    held = None
     try:
         date = parse_date(args.date) if args.date else None  # a bad date fails before Spark
         config = load_config(args.config)
         validate_sections(config)
-        spark = session_for(config, verbose=args.verbose, app_name=f"groupetl-{name}")
+        if name == "ingest":
+            checks.landing_folder(config)
         step = args.step or name
+        # before the JVM: a second writer of the warehouse exits in a second (code 75)
+        held = acquire(config.paths.warehouse, command=step, project=config.project)
+        spark = session_for(config, verbose=args.verbose, app_name=f"groupetl-{name}")
         if not spec.is_configured(config):  # as `groupetl run` does: logged, not an error
             reason = f"not configured (no {spec.section}: section)"
             log_skipped(spark, config, step=step, date=date, reason=reason)
@@ -251,5 +260,8 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
     except GroupEtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)
+    finally:
+        if held is not None:
+            held.release()
     print("\n".join(result.lines()))
     return 0
