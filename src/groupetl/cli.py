@@ -331,6 +331,44 @@ def demo(obj: _Context, events: int, seed: int) -> None:
     )
 
 
+@main.command()
+@click.option("--repair", is_flag=True, help="Remove rows written twice (keeps one copy).")
+@pass_ctx
+def doctor(obj: _Context, repair: bool) -> None:
+    """Check the ingest tables' invariants; exit 1 when one is broken (docs/operations.md).
+
+    \b
+    One bronze row per file and line, one silver record per record id, one event per event id,
+    no row written twice, each record accepted, duplicate or quarantined (never two), the batch
+    ledger consistent with the tables. --repair keeps one copy of every row written twice;
+    anything else is printed with what to do.
+    """
+    from groupetl import doctor as checkup
+
+    obj.take_lease("doctor" + (" --repair" if repair else ""))  # no writer may run meanwhile
+    spark = obj.spark()
+    findings = checkup.check(spark, obj.config)
+    for finding in findings:
+        click.echo(finding.line())
+    if repair and any(f.repairable for f in findings):
+        for line in checkup.repair(spark, obj.config, findings):
+            click.echo(f"repaired {line}")
+        findings = checkup.check(spark, obj.config)
+        for finding in findings:
+            click.echo(f"still: {finding.line()}")
+        silver = any(line.startswith("silver") for line in (f.table for f in findings))
+        click.echo(
+            "the resolved tables were computed from the repeated rows: run `groupetl attribute "
+            "--full-rebuild`, then `groupetl report --full-rebuild`"
+            if not silver
+            else "silver still has problems: see above"
+        )
+    if not findings:
+        click.echo(f"ok: every invariant holds in {obj.config.paths.warehouse}")
+        return
+    sys.exit(1)
+
+
 @main.command("show-config")
 @pass_ctx
 def show_config(obj: _Context) -> None:
