@@ -111,6 +111,16 @@ def test_spark_settings_are_validated_at_load(tmp_path, no_java, spark, line, me
     _one_line(cli(no_java, path, "ingest"), 2, f"error: {path}:{line}: {message}")
 
 
+def test_unknown_qa_severity_id_fails_at_start_not_at_the_qa_step(tmp_path, no_java):
+    path = _project(tmp_path, CONFIG + "qa:\n  severity:\n    silver.events.typo: warning\n")
+    result = cli(no_java, path, "run", "--date", "2026-01-08")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(
+        f"error: {path}:7: qa.severity.silver.events.typo: unknown expectation id; known ids: "
+    )
+    assert result.stderr.count("\n") == 1 and "silver.events.event_type_not_null" in result.stderr
+
+
 @pytest.mark.parametrize("memory", ["512m", "4g", "16G", "1t", "524288k"])
 def test_memory_sizes_spark_takes_are_accepted(tmp_path, memory):
     path = _project(tmp_path, CONFIG + f"spark:\n  driver_memory: {memory}\n", landing=False)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from groupetl.config import ProjectConfig
-from groupetl.errors import ArgumentError, ConfigError, GroupEtlError, StageError
+from groupetl.errors import ArgumentError, ConfigError, GroupEtlError, InputError, StageError
 from groupetl.stages import StageResult
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,7 @@ def validate_sections(config: ProjectConfig) -> None:
     from groupetl.cohorts import parse_cohorts
     from groupetl.crm import parse_crm
     from groupetl.dynamic_properties import parse_dynamic_properties
+    from groupetl.qa.catalog import build_catalog
     from groupetl.qa.settings import load_qa_settings
     from groupetl.reports import load_reports
     from groupetl.retention import parse_retention
@@ -141,7 +142,11 @@ def validate_sections(config: ProjectConfig) -> None:
     parse_cohorts(config)
     parse_retention(config)
     load_reports(config)
-    load_qa_settings(config)
+    # the severity overrides name expectation ids, which the declared group types and tracking
+    # plan decide: built here (no Spark, no GX), a typo fails at start-up, not at the QA step
+    # after ingest and attribution have run
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    build_catalog(config, load_qa_settings(config), now)
 
 
 def stage(name: str) -> Stage:
@@ -242,7 +247,10 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
 
     held = None
     try:
-        date = parse_date(args.date) if args.date else None  # a bad date fails before Spark
+        try:  # a bad date is an argument error (exit 2), found before Spark
+            date = parse_date(args.date) if args.date else None
+        except InputError as exc:
+            raise ArgumentError(str(exc)) from None
         config = load_config(args.config)
         validate_sections(config)
         if name == "ingest":
