@@ -76,6 +76,8 @@ class _Context:
 
             started = time.monotonic()
             self._spark = session_for(self.config, verbose=self.verbose)
+            if self._lease is not None:  # the JVM, a child that may outlive a killed parent
+                self._lease.add_jvm(self._spark._jvm.java.lang.ProcessHandle.current().pid())
             _echo_progress(f"Spark session ready in {time.monotonic() - started:.1f}s")
         return self._spark
 

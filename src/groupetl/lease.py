@@ -20,7 +20,9 @@ lease) and deletes it when it ends.
 A crashed holder (SIGKILL, power loss) leaves its lease behind; it never blocks the next run:
 
 - holder on this host: stale as soon as its process is gone (or is a zombie, or its pid now
-  belongs to another process). The liveness check is exact, so there is no waiting;
+  belongs to another process), and so is the Spark driver JVM it started (a JVM outlives its
+  killed Python parent by a moment, and may finish a commit in it). The liveness check is
+  exact, so there is no waiting;
 - holder on another host (a warehouse on a shared filesystem): stale once its heartbeat is
   older than :data:`TTL_SECONDS`, since its process cannot be seen from here.
 
@@ -86,6 +88,10 @@ class Holder:
     heartbeat_at: str
     expires_at: str
     token: str
+    # the Spark driver JVM this process started (its child): it may finish a commit after
+    # its parent was killed, so the lease stays live until it is gone too
+    jvm_pid: int | None = None
+    jvm_started: str | None = None
 
     def since(self) -> str:
         return _parse(self.started_at).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -146,7 +152,8 @@ def _process_gone(pid: int, started: str | None) -> bool:
 def stale_reason(holder: Holder, now: dt.datetime | None = None) -> str | None:
     """Why ``holder``'s lease may be taken over (None: it is live and must be respected)."""
     if holder.host == socket.gethostname():
-        if _process_gone(holder.pid, holder.pid_started):
+        jvm_gone = holder.jvm_pid is None or _process_gone(holder.jvm_pid, holder.jvm_started)
+        if _process_gone(holder.pid, holder.pid_started) and jvm_gone:
             return f"its process {holder.pid} on this host has ended"
         return None
     if (now or _now()) > _parse(holder.expires_at):
@@ -214,6 +221,15 @@ class Lease:
         now = _now()
         self.holder = _with_times(self.holder, now)
         _write_atomically(lease_path(self.warehouse), self.holder)
+
+    def add_jvm(self, pid: int) -> None:
+        """Record the Spark driver JVM started by this process (see ``Holder.jvm_pid``)."""
+        with self._lock:
+            if self._released:
+                return
+            changes = {"jvm_pid": pid, "jvm_started": _pid_started(pid)}
+            self.holder = Holder(**{**asdict(self.holder), **changes})
+            _write_atomically(lease_path(self.warehouse), self.holder)
 
     def release(self) -> None:
         """Stop the heartbeat and delete the lease if it is still this process's."""

@@ -259,6 +259,7 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
         # before the JVM: a second writer of the warehouse exits in a second (code 75)
         held = acquire(config.paths.warehouse, command=step, project=config.project)
         spark = session_for(config, verbose=args.verbose, app_name=f"groupetl-{name}")
+        held.add_jvm(spark._jvm.java.lang.ProcessHandle.current().pid())
         if not spec.is_configured(config):  # as `groupetl run` does: logged, not an error
             reason = f"not configured (no {spec.section}: section)"
             log_skipped(spark, config, step=step, date=date, reason=reason)

@@ -334,6 +334,7 @@ def run_main(argv: list[str] | None = None) -> int:
         # before the JVM: a second writer of the warehouse exits in a second (code 75)
         held = acquire(config.paths.warehouse, command="run", project=config.project)
         spark = session_for(config, verbose=args.verbose, app_name="groupetl-run")
+        held.add_jvm(spark._jvm.java.lang.ProcessHandle.current().pid())
         runs = run_dates(spark, config, dates, force=force, progress=progress)
     except InputError as exc:  # a bad date or option: exit 2, like the CLI
         print(f"error: {exc}", file=sys.stderr)
