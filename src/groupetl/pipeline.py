@@ -188,6 +188,14 @@ def run_stage(
     except GroupEtlError as exc:
         raise StageError(f"stage {label} failed: {exc}") from exc
     except Exception as exc:  # a Spark/Delta error: keep its type in the message, stop the run
+        disk = _disk_error(exc)
+        if disk is not None:  # one line: the JVM's stack trace says nothing more to an operator
+            log.debug("stage %s failed", label, exc_info=True)
+            raise StageError(
+                f"stage {label} failed: cannot write to the warehouse {config.paths.warehouse}: "
+                f"{disk}; the failed commit wrote nothing, and the next run of the stage "
+                "completes it once there is room"
+            ) from exc
         raise StageError(f"stage {label} failed: {type(exc).__name__}: {exc}") from exc
     result.seconds = time.monotonic() - started
     # The counts are in the summary (``result.lines()``) that every caller prints once; the
@@ -200,6 +208,16 @@ def run_stage(
             f"expectations failed: {failed}"
         )
     return result
+
+
+# The operating system's words for a disk that takes no more writes, as Java reports them.
+_DISK_ERRORS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+
+
+def _disk_error(exc: BaseException) -> str | None:
+    """The disk error behind a Spark/Delta failure (a full or read-only disk), or None."""
+    text = str(exc)
+    return next((e for e in _DISK_ERRORS if e in text), None)
 
 
 def exit_code(exc: GroupEtlError) -> int:
