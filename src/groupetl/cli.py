@@ -353,18 +353,17 @@ def doctor(obj: _Context, repair: bool) -> None:
     for finding in findings:
         click.echo(finding.line())
     if repair and any(f.repairable for f in findings):
+        repaired = [f.table for f in findings if f.repairable]
         for line in checkup.repair(spark, obj.config, findings):
             click.echo(f"repaired {line}")
         findings = checkup.check(spark, obj.config)
         for finding in findings:
             click.echo(f"still: {finding.line()}")
-        silver = any(line.startswith("silver") for line in (f.table for f in findings))
-        click.echo(
-            "the resolved tables were computed from the repeated rows: run `groupetl attribute "
-            "--full-rebuild`, then `groupetl report --full-rebuild`"
-            if not silver
-            else "silver still has problems: see above"
-        )
+        if any(t.startswith("silver/") for t in repaired):
+            click.echo(
+                "the resolved and gold tables were computed from the repeated silver rows: run "
+                "`groupetl attribute --full-rebuild`, then `groupetl report --full-rebuild`"
+            )
     if not findings:
         click.echo(f"ok: every invariant holds in {obj.config.paths.warehouse}")
         return
