@@ -280,7 +280,7 @@ def test_dated_jobs_require_a_date_and_every_job_accepts_one(capsys) -> None:
         job_main("crm_sync", ["--config", "conf/test.yaml"])
     assert exc.value.code == 2
     assert "--date" in capsys.readouterr().err
-    assert job_main("ingest", ["--config", "conf/test.yaml", "--date", "2026-02-30"]) == 1
+    assert job_main("ingest", ["--config", "conf/test.yaml", "--date", "2026-02-30"]) == 2
     assert "2026-02-30" in capsys.readouterr().err
     assert parse_date("2026-02-28") == dt.date(2026, 2, 28)
 

@@ -84,3 +84,16 @@ def stored_cohort(config: ProjectConfig, name: str) -> None:
             f"no cohort {name!r} in {T.COHORT_MEMBERS}; cohorts: {_listed(stored)} "
             "(run `groupetl cohort compute` or `cohort import` first)"
         )
+
+
+def landing_folder(config: ProjectConfig) -> None:
+    """The landing folder exists: ingesting from a missing folder is a wrong path, not "no
+    new files" (a typo in ``paths`` used to ingest nothing and exit 0)."""
+    landing = config.paths.landing
+    if landing.is_dir():
+        return
+    what = "is not a folder" if landing.exists() else "does not exist"
+    raise ArgumentError(
+        f"the landing folder {landing} {what} (paths.landing of {config.source}); create it, "
+        "or set paths.landing to the folder files arrive in"
+    )

@@ -32,6 +32,7 @@ class _Context:
         self.verbose = verbose
         self._config: ProjectConfig | None = None
         self._spark = None
+        self._lease = None
 
     @property
     def config(self) -> ProjectConfig:
@@ -48,12 +49,35 @@ class _Context:
             self._config = config
         return self._config
 
+    def take_lease(self, command: str) -> None:
+        """Take the warehouse's lease for a writing ``command`` before Spark starts.
+
+        Another writer holding it ends this command with one line naming it and exit code 75
+        (``groupetl.lease``); a stale lease of a crashed run is taken over. Released at exit.
+        """
+        if self._lease is not None:
+            return
+        import atexit
+
+        from groupetl.lease import acquire
+
+        config = self.config
+        self._lease = acquire(config.paths.warehouse, command=command, project=config.project)
+        # released when the command ends (also in-process, e.g. click's test runner), and at
+        # exit as a safety net; a killed process leaves a lease the next command takes over
+        click.get_current_context().find_root().call_on_close(self._lease.release)
+        atexit.register(self._lease.release)
+        if self._lease.took_over:
+            _echo_progress(f"note: took over the warehouse lease: {self._lease.took_over}")
+
     def spark(self):
         if self._spark is None:
             from groupetl.session import session_for
 
             started = time.monotonic()
             self._spark = session_for(self.config, verbose=self.verbose)
+            if self._lease is not None:  # the JVM, a child that may outlive a killed parent
+                self._lease.add_jvm(self._spark._jvm.java.lang.ProcessHandle.current().pid())
             _echo_progress(f"Spark session ready in {time.monotonic() - started:.1f}s")
         return self._spark
 
@@ -74,9 +98,9 @@ class _Group(click.Group):
         except (ConfigError, ArgumentError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
-        except GroupEtlError as exc:
+        except GroupEtlError as exc:  # 1, or the error's own code (75: warehouse busy)
             click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(getattr(exc, "exit_code", 1))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -226,8 +250,11 @@ def ingest(obj: _Context) -> None:
     Prints files/records read, accepted, duplicates and quarantined by reason;
     records read always equals accepted + duplicates + quarantined.
     """
+    from groupetl import checks
     from groupetl.pipeline import run_stage
 
+    checks.landing_folder(obj.config)
+    obj.take_lease("ingest")
     _print_result(run_stage(obj.spark(), obj.config, "ingest", progress=_echo_progress))
 
 
@@ -242,6 +269,7 @@ def attribute(obj: _Context, full_rebuild: bool) -> None:
     """
     from groupetl.pipeline import run_stage
 
+    obj.take_lease("attribute")
     result = run_stage(
         obj.spark(), obj.config, "attribute", progress=_echo_progress, full_rebuild=full_rebuild
     )
@@ -265,6 +293,7 @@ def run_command(obj: _Context, date: str | None, start: str | None, end: str | N
     command again to resume (every stage is idempotent). A --from/--to backfill skips dates
     whose steps all succeeded unless --force. Same code as jobs/run.py (docs/operations.md).
     """
+    from groupetl import checks
     from groupetl.errors import InputError
     from groupetl.pipeline import exit_code
     from groupetl.runs import resolve_dates, run_dates
@@ -274,6 +303,8 @@ def run_command(obj: _Context, date: str | None, start: str | None, end: str | N
         dates, force = resolve_dates(date, start, end, force)
     except InputError as exc:
         raise ArgumentError(str(exc)) from None
+    checks.landing_folder(config)
+    obj.take_lease("run")
     try:
         runs = run_dates(obj.spark(), config, dates, force=force, progress=_echo_progress)
     except GroupEtlError as exc:
@@ -296,9 +327,47 @@ def demo(obj: _Context, events: int, seed: int) -> None:
     """
     from groupetl.demo import run_demo
 
+    obj.take_lease("demo")
     run_demo(
         obj.spark(), obj.config, events=events, seed=seed, echo=click.echo, progress=_echo_progress
     )
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Remove rows written twice (keeps one copy).")
+@pass_ctx
+def doctor(obj: _Context, repair: bool) -> None:
+    """Check the ingest tables' invariants; exit 1 when one is broken (docs/operations.md).
+
+    \b
+    One bronze row per file and line, one silver record per record id, one event per event id,
+    no row written twice, each record accepted, duplicate or quarantined (never two), the batch
+    ledger consistent with the tables. --repair keeps one copy of every row written twice;
+    anything else is printed with what to do.
+    """
+    from groupetl import doctor as checkup
+
+    obj.take_lease("doctor" + (" --repair" if repair else ""))  # no writer may run meanwhile
+    spark = obj.spark()
+    findings = checkup.check(spark, obj.config)
+    for finding in findings:
+        click.echo(finding.line())
+    if repair and any(f.repairable for f in findings):
+        repaired = [f.table for f in findings if f.repairable]
+        for line in checkup.repair(spark, obj.config, findings):
+            click.echo(f"repaired {line}")
+        findings = checkup.check(spark, obj.config)
+        for finding in findings:
+            click.echo(f"still: {finding.line()}")
+        if any(t.startswith("silver/") for t in repaired):
+            click.echo(
+                "the resolved and gold tables were computed from the repeated silver rows: run "
+                "`groupetl attribute --full-rebuild`, then `groupetl report --full-rebuild`"
+            )
+    if not findings:
+        click.echo(f"ok: every invariant holds in {obj.config.paths.warehouse}")
+        return
+    sys.exit(1)
 
 
 @main.command("show-config")

@@ -83,6 +83,7 @@ def register(main: click.Group, pass_ctx) -> None:
             for line in qa_module.format_taxonomy_diff(diff):
                 click.echo(line)
             return
+        obj.take_lease("qa")  # writes ops/qa_results and the Data Docs
         docs = data_docs or qa_module.default_data_docs_dir(obj.config)
         result = qa_module.run_qa(
             obj.spark(), obj.config, data_docs_dir=docs, progress=_echo_progress
@@ -139,6 +140,7 @@ def register(main: click.Group, pass_ctx) -> None:
         from groupetl.reports import write_html
 
         checks.report_names(obj.config, names)
+        obj.take_lease("report")
         result = run_stage(
             obj.spark(),
             obj.config,
@@ -175,6 +177,7 @@ def register(main: click.Group, pass_ctx) -> None:
             )
         else:
             day = date.date()
+        obj.take_lease("dynamic-properties")
         result = _timed(
             compute_dynamic_properties, obj.spark(), obj.config, day, progress=_echo_progress
         )
@@ -194,6 +197,7 @@ def register(main: click.Group, pass_ctx) -> None:
         """Apply the CRM account export to accounts due for pickup on a date."""
         from groupetl.crm import crm_sync as run_crm_sync
 
+        obj.take_lease("crm-sync")
         result = _timed(run_crm_sync, obj.spark(), obj.config, date.date(), progress=_echo_progress)
         for line in result.lines():
             click.echo(line)
@@ -207,6 +211,7 @@ def register(main: click.Group, pass_ctx) -> None:
         from groupetl.retention import run_retention
 
         checks.retention_names(obj.config, names)
+        obj.take_lease("retention")
         result = _timed(
             run_retention, obj.spark(), obj.config, progress=_echo_progress, names=names or None
         )
@@ -232,6 +237,7 @@ def register(main: click.Group, pass_ctx) -> None:
         when = asof.resolve(obj.config, as_of.date() if as_of else None, "--as-of")
         if when.note:
             click.echo(when.note)
+        obj.take_lease("cohort compute")
         result = _timed(
             compute_cohorts, obj.spark(), obj.config, when.date, progress=_echo_progress
         )
@@ -264,6 +270,7 @@ def register(main: click.Group, pass_ctx) -> None:
             check_cohort_name(name)
         except InputError as exc:
             raise ArgumentError(str(exc)) from None
+        obj.take_lease("cohort import")
         report = import_cohort(obj.spark(), obj.config, name, file, group_type)
         for line in report.lines():
             click.echo(line)

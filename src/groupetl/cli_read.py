@@ -267,6 +267,8 @@ def _microscope_on_spark(
         "this point is recomputed from the events of its period (event-sized data): starting Spark",
         err=True,
     )
+    if save_cohort:  # writes gold/cohort_members
+        obj.take_lease("microscope --save-cohort")
     spark = obj.spark()
     df = run_microscope(spark, obj.config, report, point).cache()
     total = write_csv(df, out) if out else df.count()

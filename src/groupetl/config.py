@@ -225,6 +225,24 @@ class ConfigNode:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def _utf8_text(raw: bytes, source: Path) -> str:
+    """``raw`` decoded as UTF-8; a byte that is not UTF-8 is a ``ConfigError`` naming its line.
+
+    YAML files are UTF-8 (a leading byte order mark is allowed and dropped). A file saved as
+    Latin-1 or UTF-16 by an editor otherwise ends in Python's ``UnicodeDecodeError`` traceback.
+    """
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise ConfigError(
+            f"{source}:{line}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {column}; "
+            "save the file as UTF-8"
+        ) from None
+
+
 def _line_map(text: str, source: Path) -> tuple[Any, dict[str, int]]:
     """Parse YAML and record the 1-based line of every key path (``a.b[2].c``)."""
     try:
@@ -258,10 +276,10 @@ def load_config(path: str | Path) -> ProjectConfig:
     """Read and validate the YAML config at ``path``; raise ``ConfigError`` on any problem."""
     source = Path(path)
     try:
-        text = source.read_text(encoding="utf-8")
+        raw = source.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read config file: {exc.strerror}") from None
-    data, lines = _line_map(text, source)
+    data, lines = _line_map(_utf8_text(raw, source), source)
     root = ConfigNode(data, source, "", lines)
     if data is None:
         raise ConfigError(f"{source}: the config file is empty")
@@ -383,14 +401,54 @@ def _sources(node: ConfigNode) -> dict[str, int]:
     return result
 
 
+# A JVM memory size as Spark passes ``spark.driver.memory`` to the JVM (``-Xmx<value>``, as
+# is): a whole number and a unit letter. ``2gb`` is refused because ``-Xmx2gb`` does not start;
+# a bare number is refused because Spark reads it as MiB in one place and bytes in another.
+_MEMORY_RE = re.compile(r"^(\d+)([kmgt])$", re.IGNORECASE)
+_MEMORY_UNIT = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+# Spark refuses a driver with less than 450 MiB of heap (``UnifiedMemoryManager``: 1.5 times
+# its 300 MiB reserve); 512m is the smallest round size that starts.
+MIN_DRIVER_MEMORY = 512 << 20
+# The masters Spark accepts (``SparkContext.createTaskScheduler``), so a typo fails at load.
+_MASTER_RE = re.compile(
+    r"^(local(\[(\*|[1-9]\d*)(,\s*[1-9]\d*)?\])?|local-cluster\[\d+,\s*\d+,\s*\d+\]|yarn"
+    r"|(spark|k8s|mesos)://\S+)$"
+)
+
+
+def memory_bytes(text: str) -> int | None:
+    """``"4g"`` -> 4 GiB in bytes; None when ``text`` is not a JVM memory size with a unit."""
+    found = _MEMORY_RE.match(text.strip())
+    if not found:
+        return None
+    return int(found.group(1)) * _MEMORY_UNIT[found.group(2).lower()]
+
+
 def _spark(node: ConfigNode) -> SparkSettings:
     node.mapping(("master", "shuffle_partitions", "driver_memory", "options"))
     options_node = node.child("options")
     options = {str(k): options_node.child(k).string() for k in options_node.mapping()}
+    memory_node = node.child("driver_memory")
+    memory = memory_node.string("4g")
+    size = memory_bytes(memory)
+    if size is None:
+        raise memory_node.error(
+            f"expected a memory size such as 4g or 512m (a whole number and k, m, g or t); "
+            f"found {memory!r}"
+        )
+    if size < MIN_DRIVER_MEMORY:
+        raise memory_node.error(f"Spark's driver needs at least 512m; found {memory!r}")
+    master_node = node.child("master")
+    master = master_node.string("local[*]")
+    if not _MASTER_RE.match(master):
+        raise master_node.error(
+            "expected local, local[N], local[*], spark://HOST:PORT, yarn or k8s://URL; "
+            f"found {master!r}"
+        )
     return SparkSettings(
-        master=node.child("master").string("local[*]"),
+        master=master,
         shuffle_partitions=node.child("shuffle_partitions").integer(8, 1, 100_000),
-        driver_memory=node.child("driver_memory").string("4g"),
+        driver_memory=memory,
         options=options,
     )
 
@@ -402,7 +460,7 @@ def section_node(config: ProjectConfig, section: str) -> ConfigNode:
     like the core config's do.
     """
     try:
-        lines = _lines_of(config.source.read_text(encoding="utf-8"), config.source)
+        lines = _lines_of(_utf8_text(config.source.read_bytes(), config.source), config.source)
     except (OSError, ConfigError):
         lines = {}
     return ConfigNode(config.extra.get(section), config.source, section, lines)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from groupetl.config import ProjectConfig
-from groupetl.errors import ConfigError, GroupEtlError, StageError
+from groupetl.errors import ArgumentError, ConfigError, GroupEtlError, InputError, StageError
 from groupetl.stages import StageResult
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,7 @@ def validate_sections(config: ProjectConfig) -> None:
     from groupetl.cohorts import parse_cohorts
     from groupetl.crm import parse_crm
     from groupetl.dynamic_properties import parse_dynamic_properties
+    from groupetl.qa.catalog import build_catalog
     from groupetl.qa.settings import load_qa_settings
     from groupetl.reports import load_reports
     from groupetl.retention import parse_retention
@@ -141,7 +142,11 @@ def validate_sections(config: ProjectConfig) -> None:
     parse_cohorts(config)
     parse_retention(config)
     load_reports(config)
-    load_qa_settings(config)
+    # the severity overrides name expectation ids, which the declared group types and tracking
+    # plan decide: built here (no Spark, no GX), a typo fails at start-up, not at the QA step
+    # after ingest and attribution have run
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    build_catalog(config, load_qa_settings(config), now)
 
 
 def stage(name: str) -> Stage:
@@ -183,6 +188,14 @@ def run_stage(
     except GroupEtlError as exc:
         raise StageError(f"stage {label} failed: {exc}") from exc
     except Exception as exc:  # a Spark/Delta error: keep its type in the message, stop the run
+        disk = _disk_error(exc)
+        if disk is not None:  # one line: the JVM's stack trace says nothing more to an operator
+            log.debug("stage %s failed", label, exc_info=True)
+            raise StageError(
+                f"stage {label} failed: cannot write to the warehouse {config.paths.warehouse}: "
+                f"{disk}; the failed commit wrote nothing, and the next run of the stage "
+                "completes it once there is room"
+            ) from exc
         raise StageError(f"stage {label} failed: {type(exc).__name__}: {exc}") from exc
     result.seconds = time.monotonic() - started
     # The counts are in the summary (``result.lines()``) that every caller prints once; the
@@ -197,9 +210,20 @@ def run_stage(
     return result
 
 
+# The operating system's words for a disk that takes no more writes, as Java reports them.
+_DISK_ERRORS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+
+
+def _disk_error(exc: BaseException) -> str | None:
+    """The disk error behind a Spark/Delta failure (a full or read-only disk), or None."""
+    text = str(exc)
+    return next((e for e in _DISK_ERRORS if e in text), None)
+
+
 def exit_code(exc: GroupEtlError) -> int:
-    """The process exit code for a groupetl error: 2 config, 3 QA gate, 1 anything else."""
-    if isinstance(exc, ConfigError):
+    """The process exit code for a groupetl error: 2 config or argument, 3 QA gate, 75 warehouse
+    busy (the error's ``exit_code``), 1 anything else."""
+    if isinstance(exc, ConfigError | ArgumentError):
         return EXIT_CONFIG
     return getattr(exc, "exit_code", EXIT_FAILED)
 
@@ -211,12 +235,15 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
     --date 2026-01-08``. ``--date`` is required by dated stages (CRM sync, dynamic
     properties) and accepted by all, so an orchestrator passes it to every job; it is recorded
     in the run log. A stage whose config section is absent is logged as skipped (exit 0).
-    Exit status: 0 ok, 1 stage failure, 2 config error, 3 QA gate failed.
+    Exit status: 0 ok, 1 stage failure, 2 config error, 3 QA gate failed, 75 another command
+    holds the warehouse (``groupetl.lease``).
     """
     import argparse
     import sys
 
+    from groupetl import checks
     from groupetl.config import load_config
+    from groupetl.lease import acquire
     from groupetl.runs import log_skipped, parse_date, run_logged
     from groupetl.session import session_for
 
@@ -236,12 +263,21 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    held = None
     try:
-        date = parse_date(args.date) if args.date else None  # a bad date fails before Spark
+        try:  # a bad date is an argument error (exit 2), found before Spark
+            date = parse_date(args.date) if args.date else None
+        except InputError as exc:
+            raise ArgumentError(str(exc)) from None
         config = load_config(args.config)
         validate_sections(config)
-        spark = session_for(config, verbose=args.verbose, app_name=f"groupetl-{name}")
+        if name == "ingest":
+            checks.landing_folder(config)
         step = args.step or name
+        # before the JVM: a second writer of the warehouse exits in a second (code 75)
+        held = acquire(config.paths.warehouse, command=step, project=config.project)
+        spark = session_for(config, verbose=args.verbose, app_name=f"groupetl-{name}")
+        held.add_jvm(spark._jvm.java.lang.ProcessHandle.current().pid())
         if not spec.is_configured(config):  # as `groupetl run` does: logged, not an error
             reason = f"not configured (no {spec.section}: section)"
             log_skipped(spark, config, step=step, date=date, reason=reason)
@@ -251,5 +287,8 @@ def job_main(name: str, argv: list[str] | None = None) -> int:
     except GroupEtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)
+    finally:
+        if held is not None:
+            held.release()
     print("\n".join(result.lines()))
     return 0

@@ -300,13 +300,16 @@ def run_dates(
 def run_main(argv: list[str] | None = None) -> int:
     """``jobs/run.py``: every stage for ``--date D`` or ``--from D1 --to D2`` under spark-submit.
 
-    Exit status: 0 ok, 1 a stage failed, 2 config error, 3 QA gate failed.
+    Exit status: 0 ok, 1 a stage failed, 2 config or argument error, 3 QA gate failed, 75
+    another command holds the warehouse.
     """
     import argparse
     import sys
 
+    from groupetl import checks
     from groupetl.config import load_config
-    from groupetl.errors import GroupEtlError
+    from groupetl.errors import ArgumentError, GroupEtlError
+    from groupetl.lease import acquire
     from groupetl.pipeline import exit_code, validate_sections
     from groupetl.session import session_for
 
@@ -322,15 +325,26 @@ def run_main(argv: list[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    held = None
     try:
         dates, force = resolve_dates(args.date, args.start, args.end, args.force)
         config = load_config(args.config)
         validate_sections(config)
+        checks.landing_folder(config)
+        # before the JVM: a second writer of the warehouse exits in a second (code 75)
+        held = acquire(config.paths.warehouse, command="run", project=config.project)
         spark = session_for(config, verbose=args.verbose, app_name="groupetl-run")
+        held.add_jvm(spark._jvm.java.lang.ProcessHandle.current().pid())
         runs = run_dates(spark, config, dates, force=force, progress=progress)
+    except InputError as exc:  # a bad date or option: exit 2, like the CLI
+        print(f"error: {exc}", file=sys.stderr)
+        return exit_code(ArgumentError(str(exc)))
     except GroupEtlError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code(exc)
+    finally:
+        if held is not None:
+            held.release()
     for r in runs:
         print("\n".join(r.lines()))
     return 0
