@@ -28,3 +28,11 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def safety(spark, tmp_path_factory: pytest.TempPathFactory):
+    """Issue 18's shared project and serial-run warehouses (tests/safety_data.py), built once."""
+    from safety_data import build
+
+    return build(spark, tmp_path_factory.mktemp("safety"))

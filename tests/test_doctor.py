@@ -3,8 +3,9 @@
 The state is the one two concurrent ingests left before the warehouse lease (issue 18): the
 same batch committed twice, by two processes with their own ``ingested_at``. It is made here
 by appending the second batch's rows of every ingest table (bronze, silver, quarantine, the
-batch ledger) once more, one second later. A copy of the warehouse taken before is the serial
-run's reference.
+batch ledger) once more, one second later, on a copy of the session's shared ingested
+warehouse (tests/safety_data.py), which is the serial run's reference. That ``doctor`` finds
+nothing in a clean warehouse is shown by its last check, after the repair, on tables equal to it.
 """
 
 from __future__ import annotations
@@ -19,17 +20,9 @@ from pyspark.sql import functions as F
 from groupetl import doctor, tables
 from groupetl.cli import main
 from groupetl.config import load_config
-from groupetl.pipeline import run_stage
 from groupetl.schemas import C, T
-from test_run import arrive, assert_same_tables, collect_multiset
-
-CONFIG = """\
-project: doctor
-paths: {root: data}
-group_types:
-  - {name: company, name_property: Account Name, value_format: numeric}
-  - {name: workspace, name_property: Workspace Name}
-"""
+from safety_data import new_project
+from test_run import assert_same_tables, collect_multiset
 
 
 def _double_commit(spark, config, batch_id: str) -> dict[str, int]:
@@ -54,21 +47,14 @@ def _double_commit(spark, config, batch_id: str) -> dict[str, int]:
 
 
 @pytest.mark.slow
-def test_doctor_finds_a_double_commit_and_repair_restores_the_serial_tables(spark, tmp_path):
-    from groupetl.generate import GeneratorSpec, generate
-
-    spec = GeneratorSpec(seed=4, companies=5, users_per_company=3, days=2, events=300)
-    generate(spec, tmp_path / "generated")
-    project = tmp_path / "p"
-    project.mkdir()
-    (project / "doctor.yaml").write_text(CONFIG)
-    config = load_config(project / "doctor.yaml")
-    arrive(tmp_path / "generated" / "landing", project)
-    run_stage(spark, config, "ingest")
+def test_doctor_finds_a_double_commit_and_repair_restores_the_serial_tables(
+    spark, safety, tmp_path
+):
+    config_path = new_project(tmp_path / "p")
+    config = load_config(config_path)
     warehouse = config.paths.warehouse
-    reference = tmp_path / "reference"
-    shutil.copytree(warehouse, reference)
-    assert doctor.check(spark, config) == []  # a clean warehouse has no finding
+    reference = safety.ingested
+    shutil.copytree(reference, warehouse)
 
     (batch,) = {r[C.BATCH_ID] for r in tables.read(spark, config.paths.table(T.INGEST_BATCHES))
                 .collect()}  # fmt: skip
@@ -76,7 +62,7 @@ def test_doctor_finds_a_double_commit_and_repair_restores_the_serial_tables(spar
     assert {T.BRONZE_FILES, T.BRONZE_RECORDS, T.SILVER_RECORDS, T.SILVER_EVENTS} <= set(appended)
 
     runner = CliRunner()
-    checked = runner.invoke(main, ["--config", str(project / "doctor.yaml"), "doctor"])
+    checked = runner.invoke(main, ["--config", str(config_path), "doctor"])
     assert checked.exit_code == 1, checked.output
     found = re.findall(
         r"^(\S+): ([\d,]+) extra copies of rows written twice .*\[repairable\]$",
@@ -87,7 +73,7 @@ def test_doctor_finds_a_double_commit_and_repair_restores_the_serial_tables(spar
     assert {t: int(n.replace(",", "")) for t, n in found} == appended
     assert len(checked.stdout.splitlines()) == len(appended), checked.stdout
 
-    repaired = runner.invoke(main, ["--config", str(project / "doctor.yaml"), "doctor", "--repair"])
+    repaired = runner.invoke(main, ["--config", str(config_path), "doctor", "--repair"])
     assert repaired.exit_code == 0, repaired.output
     assert f"repaired {T.BRONZE_RECORDS}: removed {appended[T.BRONZE_RECORDS]:,} extra copies" in (
         repaired.stdout
