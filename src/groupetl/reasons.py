@@ -13,6 +13,7 @@ from __future__ import annotations
 class Quarantine:
     """Why a raw record was not accepted. Values are stored in the quarantine table."""
 
+    INVALID_UTF8 = "invalid_utf8"  # the line's bytes are not UTF-8: quarantined before parsing
     INVALID_JSON = "invalid_json"  # the line is not JSON at all
     NOT_AN_OBJECT = "not_an_object"  # JSON, but not an object where a record must be one
     UNKNOWN_FORMAT = "unknown_format"  # the body matches no supported payload shape
@@ -29,6 +30,7 @@ class Quarantine:
     UNREADABLE_FILE = "unreadable_file"  # a landing file that cannot be read: one record, line 0
 
     ALL = (
+        INVALID_UTF8,
         INVALID_JSON,
         NOT_AN_OBJECT,
         UNKNOWN_FORMAT,

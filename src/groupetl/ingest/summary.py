@@ -104,12 +104,17 @@ def batch_counts(final: DataFrame, displaced: DataFrame) -> dict[str, int]:
     return {k: int(v or 0) for k, v in row.asDict().items()}
 
 
+def with_quarantined(counts: Mapping[str, int], reason: str, records: int) -> dict[str, int]:
+    """``counts`` plus ``records`` read and quarantined outside the parse, for ``reason``."""
+    out = dict(counts)
+    for key in ("records_read", "quarantined", f"quarantined_{reason}"):
+        out[key] = out.get(key, 0) + records
+    return out
+
+
 def with_unreadable_files(counts: Mapping[str, int], files: int) -> dict[str, int]:
     """``counts`` plus the batch's unreadable files, each ONE quarantined record (its whole file)."""
-    out = dict(counts)
-    for key in ("records_read", "quarantined", f"quarantined_{Q.UNREADABLE_FILE}"):
-        out[key] = out.get(key, 0) + files
-    return out
+    return with_quarantined(counts, Q.UNREADABLE_FILE, files)
 
 
 def check_balance(counts: Mapping[str, int], where: str) -> None:
