@@ -103,6 +103,22 @@ def with_raw(df: DataFrame, lines: DataFrame, *, broadcast: bool = True) -> Data
     return fixed.withColumn(C.RAW, F.coalesce(F.col(C.RAW), F.col("_found"))).drop("_found")
 
 
+# Read by the rules above and by nothing after them: dropped at the end, so the optimizer also
+# drops each from the projections after its last use (every projection copies its rows).
+_RULES_ONLY = (
+    N.GROUPS_JSON,
+    N.PROPS_JSON,
+    N.PROPS_PLAIN,
+    N.EVENT_PROPS_JSON,
+    N.NEEDS_USER,
+    N.TIME_PROBLEM,
+    N.MIN_ID,
+    N.GROUPS_ERROR,
+    N.PROPS_ERROR,
+    N.EVENT_PROPS_ERROR,
+)
+
+
 def classify(lines: DataFrame, config: ProjectConfig) -> DataFrame:
     """Bronze lines -> classified records (see module docstring), before the property limit.
 
@@ -115,4 +131,5 @@ def classify(lines: DataFrame, config: ProjectConfig) -> DataFrame:
         .transform(with_operations)
         .transform(with_event_fields)
         .transform(with_reason)
+        .drop(*_RULES_ONLY)
     )
