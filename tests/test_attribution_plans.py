@@ -1,7 +1,9 @@
 """The attribution jobs' physical plans: no join whose cost grows with events x history.
 
-Point-in-time lookups must be sort/merge style (union, sort, carry forward, equi-join): a range
-join would show up as a BroadcastNestedLoopJoin or a CartesianProduct. Planning only: no job runs.
+Point-in-time lookups are keyed: a broadcast hash join on the key with the time range as extra
+condition, or sort/merge style (union, sort, carry forward). A range join without keys would show
+up as a BroadcastNestedLoopJoin or a CartesianProduct. The broadcast plan moves no event: between
+the events' scan and the result there is no shuffle and no sort. Planning only: no job runs.
 """
 
 from __future__ import annotations
@@ -19,10 +21,38 @@ from reference_attribution import Assignment, Event, Op, Place, rows
 pytestmark = pytest.mark.spark
 
 FORBIDDEN = ("CartesianProduct", "BroadcastNestedLoopJoin")
+# Operators that move or sort the rows flowing through them.
+MOVES = ("Exchange", "Sort", "SortMergeJoin", "BroadcastExchange", *FORBIDDEN)
 
 
 def executed_plan(df) -> str:
     return df._jdf.queryExecution().executedPlan().toString()
+
+
+def over_events(df) -> list[str]:
+    """The physical operators on the path from the events' scan to the result of ``df``.
+
+    Planned with adaptive execution (``AdaptiveSparkPlanExec`` holds the initial plan); the
+    events' scan is the leaf whose output has ``event_id``.
+    """
+    plan = df._jdf.queryExecution().executedPlan()
+    if plan.nodeName() == "AdaptiveSparkPlan":
+        plan = plan.executedPlan()
+
+    def children(node):
+        seq = node.children()
+        return [seq.apply(i) for i in range(seq.size())]
+
+    def paths(node, above):
+        here = [*above, node.nodeName()]
+        kids = children(node)
+        if not kids:
+            return [here] if "event_id" in node.output().toString() else []
+        return [path for kid in kids for path in paths(kid, here)]
+
+    found = paths(plan, [])
+    assert len(found) == 1, found
+    return found[0]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +73,14 @@ def plans(spark):
     history = property_history(ops)
     versions = group_versions(history)
     attributed = attribute_events(events, membership, versions, ["company", "workspace"])
+    sort_merge = attribute_events(
+        events,
+        membership,
+        versions,
+        ["company", "workspace"],
+        broadcast_membership=False,
+        broadcast_versions=False,
+    )
     range_join = events.join(membership, events.event_time >= membership.valid_from, "inner")
     return {
         "a range join (detector check)": executed_plan(range_join),
@@ -51,6 +89,9 @@ def plans(spark):
         "property_history": executed_plan(history),
         "group_versions": executed_plan(versions),
         "attribute_events": executed_plan(attributed),
+        "attribute_events, sort-merge": executed_plan(sort_merge),
+        "over events": over_events(attributed),
+        "over events, sort-merge": over_events(sort_merge),
         "with_group_properties": executed_plan(with_group_properties(attributed, versions)),
     }
 
@@ -63,6 +104,7 @@ def plans(spark):
         "property_history",
         "group_versions",
         "attribute_events",
+        "attribute_events, sort-merge",
         "with_group_properties",
     ],
 )
@@ -81,3 +123,18 @@ def test_attribution_joins_are_equi_joins(plans):
 
 def test_the_detector_sees_a_range_join(plans):
     assert any(op in plans["a range join (detector check)"] for op in FORBIDDEN)
+
+
+def test_the_broadcast_plan_neither_shuffles_nor_sorts_events(plans):
+    """Events flow from their scan through two broadcast hash joins (membership, versions)."""
+    path = plans["over events"]
+    assert not [op for op in path if op.startswith(MOVES)], path
+    assert path.count("BroadcastHashJoin") == 2, path
+
+
+def test_the_sort_merge_plan_shuffles_and_sorts_events_once_per_lookup(plans):
+    """The fallback for histories too big to broadcast: it moves events, as it is meant to."""
+    path = plans["over events, sort-merge"]
+    assert path.count("Exchange") == 2, path
+    assert path.count("Sort") == 2, path
+    assert "BroadcastHashJoin" not in path, path

@@ -100,3 +100,19 @@ def test_invalid_choice_lists_allowed_values(tmp_path: Path) -> None:
     text = MINIMAL + "    value_format: hex\n"
     with pytest.raises(ConfigError, match="must be one of string, numeric; found 'hex'"):
         load_config(write(tmp_path, text))
+
+
+def test_attribution_broadcast_history_rows_defaults_and_is_validated(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL)).attribution.broadcast_history_rows == 1_000_000
+    cfg = load_config(write(tmp_path, MINIMAL + "attribution:\n  broadcast_history_rows: 0\n"))
+    assert cfg.attribution.broadcast_history_rows == 0
+    for bad, message in (
+        ("-1", r":8: attribution.broadcast_history_rows: must be from 0 to 50000000, found -1"),
+        ("lots", r":8: attribution.broadcast_history_rows: expected a whole number"),
+    ):
+        path = write(tmp_path, MINIMAL + f"attribution:\n  broadcast_history_rows: {bad}\n")
+        with pytest.raises(ConfigError, match=message):
+            load_config(path)
+    path = write(tmp_path, MINIMAL + "attribution:\n  broadcast_rows: 5\n")
+    with pytest.raises(ConfigError, match=r":8: attribution.broadcast_rows: unknown key"):
+        load_config(path)

@@ -95,6 +95,25 @@ class SparkSettings:
     options: Mapping[str, str] = field(default_factory=dict)
 
 
+# Default of ``attribution.broadcast_history_rows``. A broadcast history row holds a key, two
+# times and a value (a group-values list or a version number): about 100 bytes, so the default
+# broadcasts at most ~100 MB, which the default 4g driver builds and holds without trouble.
+DEFAULT_BROADCAST_HISTORY_ROWS = 1_000_000
+MAX_BROADCAST_HISTORY_ROWS = 50_000_000  # far below Spark's hard broadcast limits (8 GB, 512M rows)
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    """How the ``attribute`` stage plans its point-in-time lookups (``attribution.join``).
+
+    A history (membership, group versions) with at most ``broadcast_history_rows`` rows is
+    broadcast and looked up by an interval join that never shuffles events; a larger one falls
+    back to the sort-merge plan (events and changes sorted together). 0 always falls back.
+    """
+
+    broadcast_history_rows: int = DEFAULT_BROADCAST_HISTORY_ROWS
+
+
 @dataclass(frozen=True)
 class ProjectConfig:
     """A whole validated project config. Frozen: pass it around, never mutate it."""
@@ -108,6 +127,7 @@ class ProjectConfig:
     min_id_length: Mapping[str, int]
     spark: SparkSettings
     extra: Mapping[str, Any] = field(default_factory=dict)  # sections owned by later stages
+    attribution: AttributionSettings = AttributionSettings()
 
     @property
     def group_type_names(self) -> tuple[str, ...]:
@@ -140,6 +160,7 @@ _TOP_LEVEL = (
     "segment",
     "sources",
     "spark",
+    "attribution",
     *EXTENSION_SECTIONS,
 )
 
@@ -300,6 +321,7 @@ def load_config(path: str | Path) -> ProjectConfig:
         min_id_length=_sources(root.child("sources")),
         spark=_spark(root.child("spark")),
         extra={k: top[k] for k in EXTENSION_SECTIONS if k in top},
+        attribution=_attribution(root.child("attribution")),
     )
 
 
@@ -451,6 +473,14 @@ def _spark(node: ConfigNode) -> SparkSettings:
         driver_memory=memory,
         options=options,
     )
+
+
+def _attribution(node: ConfigNode) -> AttributionSettings:
+    node.mapping(("broadcast_history_rows",))
+    rows = node.child("broadcast_history_rows").integer(
+        DEFAULT_BROADCAST_HISTORY_ROWS, 0, MAX_BROADCAST_HISTORY_ROWS
+    )
+    return AttributionSettings(broadcast_history_rows=rows)
 
 
 def section_node(config: ProjectConfig, section: str) -> ConfigNode:

@@ -6,13 +6,24 @@ none; and each group shows its properties as of the event's time. A change at th
 millisecond applies to it; among changes of one millisecond, record order decides (the history
 tables keep only the last change of each millisecond, see ``membership``).
 
-Both lookups are sort/merge style, never range joins: event rows and change rows of one key are
-unioned, sorted by (millisecond, changes first), and each event row carries the last change
-forward (``carry_forward``). The cost is a sort of events plus history, not events x history.
+Two lookups do this: the user's membership as of the event (key: user and group type), then the
+group's version as of the event (key: group type and value). Both histories grow with users and
+groups, not with events, so each lookup has two plans (docs/architecture.md "Attribution"):
+
+- ``as_of_broadcast``, the default: the history becomes intervals [change, next change) per key
+  (a window over the history alone), is broadcast, and every event row finds its interval by a
+  hash join on the key plus ``from <= t < to``. Events are never shuffled or sorted.
+- ``carry_forward``, for a history above ``attribution.broadcast_history_rows``: event rows and
+  change rows of one key are unioned, sorted by (millisecond, changes first), and each event row
+  carries the last change forward. This shuffles and sorts events, but needs no memory per key.
+
+Both give the same rows (tests/test_attribution_old_vs_new.py). Neither is a range join without
+keys: no nested-loop or cartesian join on events.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 from pyspark.sql import DataFrame, Window
@@ -22,6 +33,8 @@ from groupetl.membership import T_MS, clean_group_values, time_ms
 from groupetl.schemas import ATTRIBUTED_EVENTS, C
 
 EVENT_LEVEL, USER_LEVEL, NO_GROUP = "event", "user", "none"
+_TO_MS, _KEY = "_to_ms", "_key_"  # an interval's exclusive end; prefix of the history's keys
+_OPEN = sys.maxsize  # the end of the last interval of a key: in force for every later event
 _KIND = "_kind"  # sort key after the millisecond: a change (0) applies before an event (1)
 _CHANGE, _EVENT = 0, 1
 # The version lookup's key. A row without a group is keyed on its own event instead, so those
@@ -68,6 +81,40 @@ def carry_forward(
     )
 
 
+def as_of_broadcast(
+    rows: DataFrame, changes_: DataFrame, key: Sequence[str], carried: str
+) -> DataFrame:
+    """``carry_forward``'s result by a broadcast interval join: no shuffle or sort of ``rows``.
+
+    In and out as ``carry_forward``. Each change becomes the interval [its millisecond, the next
+    change's millisecond of its key), open at the last one; intervals of one key do not overlap,
+    so a row meets at most one, by a hash join on ``key`` with the range as extra condition. A
+    row whose key has many changes is compared with each of them (the hash join's cost per row is
+    the number of changes of its key, which histories keep small).
+    """
+    by_time = Window.partitionBy(*key).orderBy(T_MS)
+    intervals = changes_.select(
+        *[F.col(k).alias(_KEY + k) for k in key],
+        F.col(T_MS).alias("_from_ms"),
+        F.coalesce(F.lead(T_MS).over(by_time), F.lit(_OPEN)).alias(_TO_MS),
+        carried,
+    )
+    match = [rows[k] == F.col(_KEY + k) for k in key] + [
+        F.col("_from_ms") <= rows[T_MS],
+        rows[T_MS] < F.col(_TO_MS),
+    ]
+    joined = rows.join(F.broadcast(intervals), on=match, how="left")
+    return joined.drop(*[_KEY + k for k in key], "_from_ms", _TO_MS)
+
+
+def as_of(
+    rows: DataFrame, changes_: DataFrame, key: Sequence[str], carried: str, broadcast: bool
+) -> DataFrame:
+    """``as_of_broadcast`` when ``broadcast``, else ``carry_forward`` (same rows out)."""
+    lookup = as_of_broadcast if broadcast else carry_forward
+    return lookup(rows, changes_, key, carried)
+
+
 def events_by_group_type(events: DataFrame, group_types: Sequence[str]) -> DataFrame:
     """``SILVER_EVENTS`` -> one row per (event, declared group type) with ``_event_values``.
 
@@ -87,12 +134,19 @@ def events_by_group_type(events: DataFrame, group_types: Sequence[str]) -> DataF
 
 
 def attribute_events(
-    events: DataFrame, membership: DataFrame, versions: DataFrame, group_types: Sequence[str]
+    events: DataFrame,
+    membership: DataFrame,
+    versions: DataFrame,
+    group_types: Sequence[str],
+    *,
+    broadcast_membership: bool = True,
+    broadcast_versions: bool = True,
 ) -> DataFrame:
     """Events, membership history and group versions -> ``ATTRIBUTED_EVENTS``.
 
     In: ``SILVER_EVENTS``, ``MEMBERSHIP_HISTORY`` and ``GROUP_VERSIONS`` rows; the declared group
-    types. Out: one row per (event, declared type, group value): attribution ``event`` (its own
+    types; per history, whether it is small enough to broadcast (else the sort-merge plan).
+    Out: one row per (event, declared type, group value): attribution ``event`` (its own
     groups of that type), ``user`` (the user's groups in force at the event's time) or ``none``
     (group_value null, so user-level reports still count the event); ``group_version`` is the
     group's version in force at the event's time (null before the group's first property).
@@ -106,7 +160,7 @@ def attribute_events(
     chosen = F.when(has_event, F.col("_event_values")).when(has_user, F.col("_user_values"))
     attribution = F.when(has_event, EVENT_LEVEL).when(has_user, USER_LEVEL).otherwise(NO_GROUP)
     rows = (
-        carry_forward(per_type, assigned, USER_KEY, "_user_values")
+        as_of(per_type, assigned, USER_KEY, "_user_values", broadcast_membership)
         .withColumn(C.ATTRIBUTION, attribution)
         .withColumn(C.GROUP_VALUE, F.explode_outer(chosen))
         .withColumn(_GROUP, F.coalesce(C.GROUP_VALUE, F.concat(F.lit(_NO_GROUP), C.EVENT_ID)))
@@ -117,7 +171,8 @@ def attribute_events(
         time_ms(C.VALID_FROM).alias(T_MS),
         F.col(C.VERSION).alias(C.GROUP_VERSION),
     )
-    versioned = carry_forward(rows, version_starts, [C.GROUP_TYPE, _GROUP], C.GROUP_VERSION)
+    group_key = [C.GROUP_TYPE, _GROUP]
+    versioned = as_of(rows, version_starts, group_key, C.GROUP_VERSION, broadcast_versions)
     return versioned.select(*ATTRIBUTED_EVENTS.fieldNames())
 
 

@@ -153,6 +153,7 @@ class _Run:
     ):
         self.spark, self.config, self.rebuild = spark, config, rebuild
         self.path = config.paths.table
+        self.plan = ""  # the lookup plans write_attributed chose, for the notes
         self.events, self.assignments = silver[EVENTS], silver[ASSIGNMENTS]
         self.ops = silver[OPS].unionByName(silver[DERIVED])
         # batch ids are per table; derived ids name their origin and date, so the two op tables'
@@ -178,6 +179,8 @@ class _Run:
             notes = ["full rebuild: every event date rewritten"]
         else:
             notes = [f"restated event dates: {store.dates_text(dates) or 'none'}"]
+        if self.plan:
+            notes.append(f"lookup plans: {self.plan}")
         return counts, notes
 
     def _is_new(self, table: str):
@@ -284,10 +287,25 @@ class _Run:
         events = events.observe(seen, *_count_new(is_new))
         membership = tables.read(self.spark, self.path(T.MEMBERSHIP_HISTORY), MEMBERSHIP_HISTORY)
         versions = tables.read(self.spark, self.path(T.GROUP_VERSIONS), GROUP_VERSIONS)
-        rows = attribute_events(events, membership, versions, self.config.group_type_names)
-        # one file per event date and write, not one per date and task: every later stage
-        # reads this table, and hundreds of tiny files cost more to open than their rows
-        rows = rows.observe(written, *_count_new(is_new)).repartition(C.EVENT_DATE)
+        limit = self.config.attribution.broadcast_history_rows
+        small = {"membership": membership.count() <= limit, "versions": versions.count() <= limit}
+        self.plan = ", ".join(f"{k} {'broadcast' if b else 'sort-merge'}" for k, b in small.items())
+        rows = attribute_events(
+            events,
+            membership,
+            versions,
+            self.config.group_type_names,
+            broadcast_membership=small["membership"],
+            broadcast_versions=small["versions"],
+        )
+        rows = rows.observe(written, *_count_new(is_new))
+        if not all(small.values()):
+            # the sort-merge plan leaves rows spread by user or group over every shuffle
+            # partition: gather each date in one task, for one file per date and write (every
+            # later stage reads this table; hundreds of tiny files cost more to open than their
+            # rows). The broadcast plan keeps the scan's partitions of date-partitioned silver
+            # events, about one file per date already, so it needs no such shuffle.
+            rows = rows.repartition(C.EVENT_DATE)
         target = self.path(T.ATTRIBUTED_EVENTS)
         if dates is None:
             store.overwrite_by_date(self.spark, rows, target)
