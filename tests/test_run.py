@@ -29,7 +29,10 @@ from groupetl.pipeline import ALL_STAGES, QaGateFailed, exit_code, job_main, sta
 from groupetl.runs import STEPS, date_range, parse_date, resolve_dates, skip_reason
 
 D1 = dt.date(2026, 1, 1)
-DAYS = 4  # enough for a rerun of day 3, two CRM syncs and every dated stage; 7 took 18 min
+# enough for a re-run of a day that is not the last (day 2, after day 3 ran), two CRM syncs that
+# write operations (days 2 and 3: the export's accounts are pending on day 1, when no group is
+# known yet) and every dated stage; 7 days took 18 min, 4 days 12 min
+DAYS = 3
 JOBS = Path(__file__).resolve().parent.parent / "jobs"
 GROUPETL = Path(sys.executable).parent / "groupetl"
 
@@ -64,7 +67,7 @@ crm:
   group_type: company
   key_field: Account Number
   field_mapping: {{Tier: crm_tier}}
-  interval: {{days: 2}}
+  interval: {{days: 1}}
   activated_on: 2025-12-31
 reports:
   - {{name: daily_active_companies, kind: segmentation, group_type: company, interval: day,
@@ -300,15 +303,17 @@ def test_date_range_counts_every_day() -> None:
 
 
 @pytest.mark.slow
-def test_backfill_then_rerun_of_day_3_equals_a_single_full_run(spark, tmp_path: Path) -> None:
-    """Issue #9: four generated days; project A receives each day's files and runs that date
-    (``run --date D``, as the daily schedule would), then re-runs day 3; project B receives
-    every file first and runs one backfill ``groupetl run --from D1 --to D4`` (a separate
-    process, concurrently with A, to halve the wall time). Every bronze, silver,
-    gold and quarantine table must hold the same rows, as multisets, with only the columns in
-    ``BOOKKEEPING_COLUMNS`` dropped (they name batches/runs or hold wall-clock times) and the
-    attribution ledger left out (its rows are the batches). A second backfill of B skips every
-    date (all steps succeeded) and changes nothing.
+def test_backfill_then_rerun_of_day_2_equals_a_single_full_run(spark, tmp_path: Path) -> None:
+    """Issue #9: three generated days; project A receives each day's files and runs that date
+    (``run --date D``, as the daily schedule would), then re-runs day 2, a day that is not the
+    last one, after day 3 ran; project B receives every file first and runs one backfill
+    ``groupetl run --from D1 --to D3`` (a separate process, concurrently with A, to halve the
+    wall time). Every bronze, silver, gold and quarantine table must hold the same rows, as
+    multisets, with only the columns in ``BOOKKEEPING_COLUMNS`` dropped (they name batches/runs
+    or hold wall-clock times) and the attribution ledger left out (its rows are the batches). A
+    second backfill of B skips every date (all steps succeeded) and changes nothing. The CRM
+    export is synced daily: its accounts are pending on day 1 (no group is known before it) and
+    synced on days 2 and 3, so two syncs write operations, one of them on the re-run day.
 
     Why the day-by-day arrival in A is a fair comparison: every value dated by D is defined by
     event time before D 00:00 UTC, not by load time (docs/semantics.md "Time and order"): a dynamic
@@ -336,7 +341,7 @@ def test_backfill_then_rerun_of_day_3_equals_a_single_full_run(spark, tmp_path: 
                 assert arrive(generated, tmp_path / "a", day) > 0
                 result = cli(config_a, "--date", day.isoformat())
                 assert result.exit_code == 0, result.output
-            rerun = cli(config_a, "--date", dates[2].isoformat())
+            rerun = cli(config_a, "--date", dates[1].isoformat())  # not the last day
             assert rerun.exit_code == 0, rerun.output
             assert backfill.wait(timeout=3600) == 0, (tmp_path / "b.log").read_text()[-3000:]
         finally:
@@ -358,12 +363,14 @@ def test_backfill_then_rerun_of_day_3_equals_a_single_full_run(spark, tmp_path: 
 
     rows = run_log_rows(spark, config_a)
     per_date = Counter(r["logical_date"] for r in rows)
-    assert per_date == {d: len(STEPS) * (2 if d == dates[2] else 1) for d in dates}
+    assert per_date == {d: len(STEPS) * (2 if d == dates[1] else 1) for d in dates}
     assert {r["status"] for r in rows} <= {"succeeded", "skipped"}
     ran = [r for r in rows if r["status"] == "succeeded"]
     assert all(r["counts"]["duration_ms"] >= 0 and r["finished_at"] >= r["started_at"] for r in ran)
-    crm = [r for r in rows if r["stage"] == "crm_sync" and r["logical_date"] == dates[1]]
-    assert crm[0]["counts"]["accounts_due"] > 0
+    for day in dates[1:]:  # two syncs that write operations, each run of day 2 included
+        crm = [r for r in rows if r["stage"] == "crm_sync" and r["logical_date"] == day]
+        assert crm and all(r["counts"]["accounts_due"] > 0 for r in crm), crm
+        assert all(r["counts"]["accounts_synced"] > 0 for r in crm), crm
 
 
 @pytest.mark.slow
