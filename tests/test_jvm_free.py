@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
+from fakes import fake_java
 from groupetl import asof, catalog, tables
 from groupetl.config import load_config
 from groupetl.generate import GeneratorSpec, generate
@@ -170,16 +169,7 @@ def test_decoded_text_in_python_equals_the_spark_expression(spark):
 @pytest.fixture(scope="module")
 def no_java(tmp_path_factory):
     """(env, marker): JAVA_HOME and PATH lead to a ``java`` that writes ``marker`` and fails."""
-    home = tmp_path_factory.mktemp("fake-java")
-    marker = home / "java-was-started"
-    (home / "bin").mkdir()
-    fake = home / "bin" / "java"
-    fake.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
-    fake.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_HOME", "PYSPARK_SUBMIT_ARGS")}
-    env.update(
-        JAVA_HOME=str(home), PATH=f"{home / 'bin'}:{Path(sys.executable).parent}:/usr/bin:/bin"
-    )
+    env, marker = fake_java(tmp_path_factory.mktemp("fake-java"))
     env["COLUMNS"] = "200"
     return env, marker
 

@@ -7,41 +7,19 @@ the question is about processes (a dead holder, a zombie, several takers at the 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
+from fakes import holder, plant
 from groupetl import lease
-from groupetl.lease import Holder, LeaseError, WarehouseBusy, acquire, read_holder
-
-
-def _holder(**changes: object) -> Holder:
-    now = dt.datetime.now(dt.timezone.utc)
-    base = Holder(
-        command="ingest",
-        project="shop",
-        host=socket.gethostname(),
-        pid=os.getpid(),
-        pid_started=lease._pid_started(os.getpid()),
-        started_at=now.isoformat(),
-        heartbeat_at=now.isoformat(),
-        expires_at=(now + dt.timedelta(minutes=5)).isoformat(),
-        token="planted",
-    )
-    return replace(base, **changes)
-
-
-def _plant(warehouse: Path, holder: Holder) -> None:
-    warehouse.mkdir(parents=True, exist_ok=True)
-    (warehouse / lease.LEASE_FILE).write_text(json.dumps(asdict(holder)))
+from groupetl.lease import LeaseError, WarehouseBusy, acquire, read_holder
 
 
 def _dead_pid() -> int:
@@ -68,7 +46,7 @@ def test_second_taker_is_refused_with_the_holders_command_project_pid_and_host(t
 def test_lease_of_a_dead_process_on_this_host_is_taken_over(tmp_path):
     warehouse = tmp_path / "wh"
     pid = _dead_pid()
-    _plant(warehouse, _holder(pid=pid, pid_started=None))
+    plant(warehouse, holder(pid=pid, pid_started=None))
     with acquire(warehouse, command="run", project="shop") as held:
         assert held.took_over.endswith(f"was stale: its process {pid} on this host has ended")
         assert read_holder(warehouse).token == held.holder.token
@@ -78,7 +56,7 @@ def test_lease_of_a_killed_but_unreaped_process_is_taken_over(tmp_path):
     warehouse = tmp_path / "wh"
     proc = subprocess.Popen(["sleep", "30"])
     try:
-        _plant(warehouse, _holder(pid=proc.pid, pid_started=lease._pid_started(proc.pid)))
+        plant(warehouse, holder(pid=proc.pid, pid_started=lease._pid_started(proc.pid)))
         with pytest.raises(WarehouseBusy):  # alive: respected
             acquire(warehouse, command="run", project="shop")
         proc.send_signal(signal.SIGKILL)
@@ -95,7 +73,7 @@ def test_lease_of_a_killed_but_unreaped_process_is_taken_over(tmp_path):
 
 def test_a_reused_pid_does_not_keep_a_lease_alive(tmp_path):
     warehouse = tmp_path / "wh"
-    _plant(warehouse, _holder(pid_started="1"))  # this pid, but another process's start time
+    plant(warehouse, holder(pid_started="1"))  # this pid, but another process's start time
     with acquire(warehouse, command="run", project="shop") as held:
         assert "has ended" in held.took_over
 
@@ -103,11 +81,11 @@ def test_a_reused_pid_does_not_keep_a_lease_alive(tmp_path):
 def test_other_hosts_lease_holds_until_its_heartbeat_expires(tmp_path):
     warehouse = tmp_path / "wh"
     now = dt.datetime.now(dt.timezone.utc)
-    _plant(warehouse, _holder(host="etl-2", pid=1))
+    plant(warehouse, holder(host="etl-2", pid=1))
     with pytest.raises(WarehouseBusy, match=r"\(pid 1 on host etl-2\)"):
         acquire(warehouse, command="run", project="shop")
     expired = (now - dt.timedelta(seconds=1)).isoformat()
-    _plant(warehouse, _holder(host="etl-2", pid=1, expires_at=expired))
+    plant(warehouse, holder(host="etl-2", pid=1, expires_at=expired))
     with acquire(warehouse, command="run", project="shop") as held:
         assert "no heartbeat from host etl-2 since " in held.took_over
 
@@ -164,7 +142,7 @@ held.release()
 def test_of_many_takers_at_the_same_instant_exactly_one_wins(tmp_path, stale):
     warehouse = tmp_path / "wh"
     if stale:
-        _plant(warehouse, _holder(pid=_dead_pid(), pid_started=None))
+        plant(warehouse, holder(pid=_dead_pid(), pid_started=None))
     start = time.time() + 1.0
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     procs = [

@@ -13,11 +13,11 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from fakes import fake_java, holder, plant
 from groupetl import lease
 from groupetl.config import load_config
 
@@ -33,16 +33,7 @@ group_types:
 @pytest.fixture
 def no_java(tmp_path):
     """(env, marker): JAVA_HOME and PATH lead to a ``java`` that writes ``marker`` and fails."""
-    home = tmp_path / "fake-java"
-    marker = home / "java-was-started"
-    (home / "bin").mkdir(parents=True)
-    fake = home / "bin" / "java"
-    fake.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
-    fake.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_HOME", "PYSPARK_SUBMIT_ARGS")}
-    env.update(
-        JAVA_HOME=str(home), PATH=f"{home / 'bin'}:{Path(sys.executable).parent}:/usr/bin:/bin"
-    )
+    env, marker = fake_java(tmp_path / "fake-java")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
     return env, marker
 
@@ -161,26 +152,15 @@ def test_bad_date_of_the_run_job_is_exit_2(tmp_path, no_java):
 def _hold(tmp_path: Path) -> tuple[str, lease.Holder]:
     """A lease held by this (live) test process, as another command would hold it."""
     now = dt.datetime(2026, 12, 7, 12, 3, 5, tzinfo=dt.timezone.utc)
-    holder = lease.Holder(
-        command="ingest",
-        project="shop",
-        host=socket.gethostname(),
-        pid=os.getpid(),
-        pid_started=lease._pid_started(os.getpid()),
-        started_at=now.isoformat(),
-        heartbeat_at=now.isoformat(),
-        expires_at=(now + dt.timedelta(days=3650)).isoformat(),
-        token="held-by-the-test",
-    )
+    held = holder(now, dt.timedelta(days=3650), token="held-by-the-test")
     warehouse = (tmp_path / "data" / "warehouse").resolve()
-    warehouse.mkdir(parents=True)
-    (warehouse / lease.LEASE_FILE).write_text(json.dumps(asdict(holder)))
+    plant(warehouse, held)
     message = (
         f"error: another ingest of project shop holds the warehouse {warehouse} since "
         f"2026-12-07 12:03:05 UTC (pid {os.getpid()} on host {socket.gethostname()}); run again "
         "when it has finished"
     )
-    return message, holder
+    return message, held
 
 
 WRITERS = [
@@ -200,10 +180,10 @@ WRITERS = [
 @pytest.mark.parametrize("args", WRITERS, ids=[" ".join(a[:2]) for a in WRITERS])
 def test_every_writing_command_yields_to_the_lease_holder(tmp_path, no_java, args):
     path = _project(tmp_path)
-    message, holder = _hold(tmp_path)
+    message, held = _hold(tmp_path)
     _one_line(cli(no_java, path, *args), 75, message)
     lease_file = tmp_path / "data" / "warehouse" / lease.LEASE_FILE
-    assert json.loads(lease_file.read_text())["token"] == holder.token  # left alone
+    assert json.loads(lease_file.read_text())["token"] == held.token  # left alone
 
 
 @pytest.mark.parametrize("job", [["jobs/ingest.py"], ["jobs/attribute.py"], ["jobs/run.py"]])
