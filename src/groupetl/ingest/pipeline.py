@@ -32,7 +32,6 @@ from groupetl.ingest import ledger
 from groupetl.ingest.bronze import read_batch_lines, unreadable_files, write_bronze_batch
 from groupetl.ingest.classify import classify, with_raw
 from groupetl.ingest.dedup import find_duplicates, with_status
-from groupetl.ingest.encoding import invalid_utf8, valid_utf8
 from groupetl.ingest.landing import (
     batch_id_for,
     collect_ingested_files,
@@ -47,11 +46,9 @@ from groupetl.ingest.summary import (
     batch_counts,
     check_balance,
     merge_counts,
-    with_quarantined,
     with_unreadable_files,
     write_run_log,
 )
-from groupetl.reasons import Quarantine as Q
 from groupetl.schemas import DUPLICATES, SILVER_RECORDS, C, T
 from groupetl.session import temporary_conf
 from groupetl.stages import StageResult
@@ -120,11 +117,6 @@ def process_batch(spark: SparkSession, config: ProjectConfig, batch_id: str) -> 
     # unreadable landing files: one quarantined record each, written with the batch's quarantine
     unreadable, unreadable_count = unreadable_files(spark, config, batch_id)
     lines = read_batch_lines(spark, config, batch_id)
-    # lines that are not UTF-8 are quarantined whole, before the parse could mend them
-    bad_utf8, bad_utf8_count = invalid_utf8(lines)
-    if bad_utf8 is not None:
-        lines = valid_utf8(lines)
-        unreadable = bad_utf8 if unreadable is None else unreadable.unionByName(bad_utf8)
     checked = _materialize(classify(_spread(spark, lines), config))
     cached = [checked]
     try:
@@ -141,7 +133,6 @@ def process_batch(spark: SparkSession, config: ProjectConfig, batch_id: str) -> 
         final = with_status(limited, losers, broadcast=losers.count() <= BROADCAST_LOSERS)
         displaced = losers.filter(~F.col(N.NEW)).withColumn(C.BATCH_ID, F.lit(batch_id))
         counts = with_unreadable_files(batch_counts(final, displaced), unreadable_count)
-        counts = with_quarantined(counts, Q.INVALID_UTF8, bad_utf8_count)
         check_balance(counts, f"batch {batch_id}")
         write_counts = {
             **counts,

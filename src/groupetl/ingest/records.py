@@ -12,6 +12,13 @@ A line that cannot be unwrapped (not JSON, not an object, no list where the form
 ONE record, with a null ``record_index``, quarantined with its reason (docs/semantics.md "Bad input").
 A body with an empty list holds no records.
 
+A line that is not valid UTF-8 is ONE quarantined record too (``invalid_utf8``, before any
+other reason): Spark's line reader does not check the encoding, and a parse would read each
+invalid byte as U+FFFD, so a Latin-1 ``"Müller"`` would load as ``"M\ufffdller"`` with nobody
+told. Its other records, if any, are not loaded (a line is used whole or not at all, as for
+``invalid_json``); the quarantine's ``raw`` shows each invalid sequence as U+FFFD (a string
+column holds valid UTF-8 for the readers without Spark), and bronze keeps the bytes.
+
 How a line is read (parsing JSON is the cost of ingest, docs/architecture.md "Ingest"):
 
 - **one parse** (nearly every line): ``from_json`` of the line with its format's declared schema,
@@ -54,6 +61,11 @@ _LIST_FIELD = {
 _OPTIONAL_LIST = (Format.SEGMENT, Format.POSTHOG)  # a single message per line is fine too
 _CORRUPT = "_corrupt"
 _ENV_FIELDS = ("options", "sentAt", "sent_at")
+_UTF8_MESSAGE = (
+    "line %d of %s is not valid UTF-8 (raw shows each invalid byte sequence as U+FFFD; bronze "
+    "keeps the bytes): the line is quarantined whole"
+)
+_BAD_UTF8 = "_bad_utf8"
 
 
 def record_id(source_file: Column, line_number: Column, record_index: Column) -> Column:
@@ -123,7 +135,8 @@ def _records_of_line(
     single = (fmt == Format.AMPLITUDE_EXPORT) | (fmt.isin(*_OPTIONAL_LIST) & list_text.isNull())
     # Parsing is the cost of ingest: the cheap test first, the second parse only when it fails.
     reason = (
-        F.when(
+        F.when(F.col(_BAD_UTF8), F.lit(Q.INVALID_UTF8))
+        .when(
             ~fx.is_json_object(text),
             F.when(F.get_json_object(text, "$").isNull(), F.lit(Q.INVALID_JSON)).otherwise(
                 F.lit(Q.NOT_AN_OBJECT)
@@ -138,8 +151,10 @@ def _records_of_line(
 
 def _line_message(reason: Column) -> Column:
     fmt = F.col(C.FILE_FORMAT)
+    utf8 = F.format_string(_UTF8_MESSAGE, F.col(C.LINE_NUMBER), F.col(C.SOURCE_FILE))
     return (
-        F.when(reason == Q.INVALID_JSON, F.lit("the line is not valid JSON"))
+        F.when(reason == Q.INVALID_UTF8, utf8)
+        .when(reason == Q.INVALID_JSON, F.lit("the line is not valid JSON"))
         .when(reason == Q.NOT_AN_OBJECT, F.lit("the line is JSON but not an object"))
         .when(
             ~fmt.isin(*Format.KNOWN),
@@ -172,7 +187,9 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
     line the text is (:func:`groupetl.ingest.classify.with_raw` takes it from bronze).
     """
     # A UTF-8 byte order mark at the start of a file is not part of the JSON; bronze keeps it.
-    prepared = lines.withColumn("_text", fx.strip_bom(F.col(C.RAW)))
+    prepared = lines.withColumns(
+        {"_text": fx.strip_bom(F.col(C.RAW)), _BAD_UTF8: ~F.is_valid_utf8(C.RAW)}
+    )
     text = F.col("_text")
     prepared = prepared.withColumn(
         "_line", F.from_json(text, line_type(record_type), {"columnNameOfCorruptRecord": _CORRUPT})
@@ -182,6 +199,7 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
     # text is kept only for the lines of the careful path (a few): every other projection
     # before the explode copies the typed records alone, not the whole line three times over.
     typed, typed_single = _one_parse(text, F.col("_line"), record_type)
+    typed = F.when(~F.col(_BAD_UTF8), typed)  # a line that is not UTF-8 fails whole (careful)
     fast_env = F.when(
         F.col(C.FILE_FORMAT) != Format.AMPLITUDE_EXPORT,
         F.struct(*[F.col("_line")[f].alias(f) for f in _ENV_FIELDS]),
@@ -195,6 +213,7 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
         fast_env.alias("_fast_env"),
         F.when(typed.isNull(), text).alias("_ctext"),
         F.when(typed.isNull(), F.col(C.RAW)).alias("_craw"),
+        _BAD_UTF8,
     )
     careful = F.col("_typed").isNull()
     ctext = F.col("_ctext")
@@ -231,7 +250,9 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
         C.ARRIVAL_TIME,
         C.LINE_NUMBER,
         # the line's text is copied to each of its records: only a failed line's is needed
-        F.when(line_reason.isNotNull(), F.col("_craw")).alias(C.RAW),
+        F.when(line_reason == Q.INVALID_UTF8, F.make_valid_utf8("_craw"))
+        .when(line_reason.isNotNull(), F.col("_craw"))
+        .alias(C.RAW),
         line_reason.alias("_line_reason"),
         F.when(careful, single).otherwise(F.col("_typed_single")).alias("_single"),
         (~careful).alias("_fast"),
