@@ -15,6 +15,7 @@ class Quarantine:
 
     INVALID_UTF8 = "invalid_utf8"  # the line's bytes are not UTF-8: quarantined before parsing
     INVALID_JSON = "invalid_json"  # the line is not JSON at all
+    NESTING_TOO_DEEP = "nesting_too_deep"  # JSON nested deeper than MAX_JSON_DEPTH levels
     NOT_AN_OBJECT = "not_an_object"  # JSON, but not an object where a record must be one
     UNKNOWN_FORMAT = "unknown_format"  # the body matches no supported payload shape
     UNSUPPORTED_MESSAGE_TYPE = "unsupported_message_type"  # e.g. Segment "alias"
@@ -32,6 +33,7 @@ class Quarantine:
     ALL = (
         INVALID_UTF8,
         INVALID_JSON,
+        NESTING_TOO_DEEP,
         NOT_AN_OBJECT,
         UNKNOWN_FORMAT,
         UNSUPPORTED_MESSAGE_TYPE,

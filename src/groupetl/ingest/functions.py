@@ -35,6 +35,11 @@ MAX_AHEAD = "INTERVAL 1 DAY"  # latest sane record time: the file's arrival time
 MAX_EPOCH_DIGITS = 15  # more digits than this is far outside any sane range (and overflows)
 NUMERIC_VARIANT = r"^(TINYINT|SMALLINT|INT|BIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$"
 VARIANT_MAP = "map<string,variant>"
+# Deepest JSON nesting a line may have (docs/input-formats.md "Validation"). Far above any real
+# payload, and far below the depth where Spark's recursive VARIANT functions overflow a task's
+# stack (about 900 levels in ``schema_of_variant``), which kills the whole local JVM.
+MAX_JSON_DEPTH = 100
+JSON_LIMITS = {"maxNestingDepth": str(MAX_JSON_DEPTH)}  # Jackson's read constraint, per parse
 ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}"
 EXPORT_FORMATS = ("yyyy-MM-dd HH:mm:ss.SSSSSS", "yyyy-MM-dd HH:mm:ss")
 
@@ -94,6 +99,17 @@ def strip_bom(text: Column | str) -> Column:
 def is_json_object(text: Column | str) -> Column:
     """True when ``text`` is a JSON object (false for other JSON and for non-JSON text)."""
     return F.json_object_keys(col(text)).isNotNull()
+
+
+def nests_too_deep(text: Column | str) -> Column:
+    """True when ``text`` is a JSON object nested deeper than :data:`MAX_JSON_DEPTH` levels.
+
+    Jackson reads it with its default limit (1000 levels: :func:`is_json_object`) but not with
+    ours; text nested deeper than 1000 levels cannot be read at all (it is not JSON to Spark).
+    Two parses: for the few lines that failed the one-parse read only.
+    """
+    limited = F.from_json(col(text), "map<string,string>", JSON_LIMITS)
+    return is_json_object(text) & limited.isNull()
 
 
 def is_absent_json(text: Column | str) -> Column:

@@ -12,6 +12,10 @@ A line that cannot be unwrapped (not JSON, not an object, no list where the form
 ONE record, with a null ``record_index``, quarantined with its reason (docs/semantics.md "Bad input").
 A body with an empty list holds no records.
 
+A line nested deeper than ``functions.MAX_JSON_DEPTH`` levels is ONE quarantined record too
+(``nesting_too_deep``): the one parse reads within that limit, and Spark's VARIANT functions
+recurse per level (deep enough, a task's stack overflows and takes the local JVM with it).
+
 A line that is not valid UTF-8 is ONE quarantined record too (``invalid_utf8``, before any
 other reason): Spark's line reader does not check the encoding, and a parse would read each
 invalid byte as U+FFFD, so a Latin-1 ``"Müller"`` would load as ``"M\ufffdller"`` with nobody
@@ -66,6 +70,7 @@ _UTF8_MESSAGE = (
     "keeps the bytes): the line is quarantined whole"
 )
 _BAD_UTF8 = "_bad_utf8"
+_DEEP_MESSAGE = f"the %s's JSON nests deeper than {fx.MAX_JSON_DEPTH} levels"
 
 
 def record_id(source_file: Column, line_number: Column, record_index: Column) -> Column:
@@ -136,6 +141,7 @@ def _records_of_line(
     # Parsing is the cost of ingest: the cheap test first, the second parse only when it fails.
     reason = (
         F.when(F.col(_BAD_UTF8), F.lit(Q.INVALID_UTF8))
+        .when(fx.nests_too_deep(text), F.lit(Q.NESTING_TOO_DEEP))
         .when(
             ~fx.is_json_object(text),
             F.when(F.get_json_object(text, "$").isNull(), F.lit(Q.INVALID_JSON)).otherwise(
@@ -154,6 +160,7 @@ def _line_message(reason: Column) -> Column:
     utf8 = F.format_string(_UTF8_MESSAGE, F.col(C.LINE_NUMBER), F.col(C.SOURCE_FILE))
     return (
         F.when(reason == Q.INVALID_UTF8, utf8)
+        .when(reason == Q.NESTING_TOO_DEEP, F.lit(_DEEP_MESSAGE % "line"))
         .when(reason == Q.INVALID_JSON, F.lit("the line is not valid JSON"))
         .when(reason == Q.NOT_AN_OBJECT, F.lit("the line is JSON but not an object"))
         .when(
@@ -192,7 +199,12 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
     )
     text = F.col("_text")
     prepared = prepared.withColumn(
-        "_line", F.from_json(text, line_type(record_type), {"columnNameOfCorruptRecord": _CORRUPT})
+        "_line",
+        F.from_json(
+            text,
+            line_type(record_type),
+            {"columnNameOfCorruptRecord": _CORRUPT, **fx.JSON_LIMITS},
+        ),
     )
     # `from_json` keeps a projection out of generated code (CodegenFallback): each one copies
     # its rows. So the line's parsed struct is dropped as soon as its list is taken, and its
@@ -281,18 +293,24 @@ def explode_records(lines: DataFrame, record_type: StructType) -> DataFrame:
     index = F.when(line_failed, F.lit(None).cast("int")).otherwise(F.col("_pos").cast("int"))
     # a one-record line was checked whole; a careful list's items are checked one by one; a
     # one-parse list holds objects, or JSON nulls (not an object either)
+    # an item of a list given as a JSON string was not part of its line's parse: its depth is
+    # checked on its own (a one-parse line was read within the depth limit whole)
+    listed = ~line_failed & ~single
     rec_reason = F.when(
-        ~line_failed
-        & ~single
-        & F.when(fast, F.col("_item").isNull()).otherwise(~fx.is_json_object(rec_text)),
+        listed & ~fast & fx.nests_too_deep(rec_text), F.lit(Q.NESTING_TOO_DEEP)
+    ).when(
+        listed & F.when(fast, F.col("_item").isNull()).otherwise(~fx.is_json_object(rec_text)),
         F.lit(Q.NOT_AN_OBJECT),
     )
     reason = F.coalesce(F.col("_line_reason"), rec_reason)
-    message = F.when(line_failed, _line_message(F.col("_line_reason"))).when(
-        reason.isNotNull(), F.lit("the record is not a JSON object")
+    message = (
+        F.when(line_failed, _line_message(F.col("_line_reason")))
+        .when(reason == Q.NESTING_TOO_DEEP, F.lit(_DEEP_MESSAGE % "record"))
+        .when(reason.isNotNull(), F.lit("the record is not a JSON object"))
     )
     record = F.when(
-        reason.isNull(), F.when(fast, F.col("_item")).otherwise(F.from_json(rec_text, record_type))
+        reason.isNull(),
+        F.when(fast, F.col("_item")).otherwise(F.from_json(rec_text, record_type, fx.JSON_LIMITS)),
     )
     # a one-parse record's text is not carried (rows are copied many times on their way to
     # the cache): the few quarantined ones get theirs from bronze (classify.with_raw)
