@@ -2,21 +2,22 @@
 
 Real ``groupetl`` processes, real Spark, real Delta: in each round a day's files arrive and two
 processes of the same command start on the same warehouse, the second after a random offset
-(0 to 1.5 s; the seed is fixed, so a failure replays). Rounds 1-5 race two ``groupetl ingest``,
-round 6 two ``groupetl run --date D``. In every round exactly one wins: the other exits 75 with
+(0 to 1.5 s; the seed is fixed, so a failure replays). Rounds 1-5 race two ``groupetl ingest``
+(day i's files arrive before round i), rounds 6-10 two ``groupetl run --date D`` of the last
+day (its files arrive before round 6). In every round exactly one wins: the other exits 75 with
 the project's one-line message naming the winner's pid, before its JVM starts (its whole stderr
 is that line), and the lease still names the winner afterwards (the loser touched nothing).
 
 The race is decided at the lease, seconds before either JVM is up, so only some winners run to
-the end (round 1: an existing warehouse for the later rounds; round 6: ``run`` ingests days 2-6
-and attributes everything). The winners of rounds 2-5 are SIGKILLed as soon as their loser has
-exited; each leaves a stale lease behind, so rounds 3-6 also race two processes for the
+the end (round 1: an existing warehouse for the later rounds; round 10: ``run`` ingests days 2-6
+and attributes everything). The winners of rounds 2-9 are SIGKILLed as soon as their loser has
+exited; each leaves a stale lease behind, so rounds 3-10 also race two processes for the
 takeover of a stale lease (exactly one takes it over, the other is refused with the same line).
 Afterwards every bronze, silver, quarantine and gold table equals the one of a serial run of
 the same files (tests/test_run.py's comparison: bookkeeping columns aside), the ledger holds
 each batch once, and silver holds each record once.
 
-Cost: two Spark processes that run to the end (rounds 1 and 6) and four killed during their
+Cost: two Spark processes that run to the end (rounds 1 and 10) and eight killed during their
 start; the serial run is the session's shared reference (tests/safety_data.py).
 """
 
@@ -39,8 +40,9 @@ from groupetl.schemas import T
 from safety_data import cli_env, groupetl_argv, new_project, wait_until_stale
 from test_run import arrive, assert_same_tables
 
-INGEST_ROUNDS = 5  # then one round of `run --date D`
-FINISHED = {1, 6}  # rounds whose winner runs to the end; the others' is killed
+INGEST_ROUNDS = 5  # then as many rounds of `run --date D`
+RUN_ROUNDS = 5
+FINISHED = {1, INGEST_ROUNDS + RUN_ROUNDS}  # rounds whose winner runs to the end; others killed
 MAX_OFFSET = 1.5  # seconds; far below a Spark start, so the two always overlap
 
 
@@ -89,8 +91,11 @@ def test_two_writers_started_together_leave_the_tables_of_a_serial_run(spark, sa
     race = new_project(tmp_path / "race")
     warehouse = load_config(race).paths.warehouse
     rng = random.Random(18)
-    for i, day in enumerate(safety.days, start=1):
-        arrive(safety.landing, race.parent, day)
+    assert len(safety.days) == INGEST_ROUNDS + 1
+    days = safety.days + [safety.days[-1]] * (RUN_ROUNDS - 1)
+    for i, day in enumerate(days, start=1):
+        if i <= INGEST_ROUNDS + 1:
+            arrive(safety.landing, race.parent, day)
         args = ["ingest"] if i <= INGEST_ROUNDS else ["run", "--date", day.isoformat()]
         offset = rng.uniform(0, MAX_OFFSET)
         logs = tmp_path / f"round{i}"
