@@ -123,10 +123,10 @@ def sample_sections(folder: Path) -> list[Section]:
     return sections
 
 
+QA = QaVerdict(dt.datetime(2024, 1, 25, 6, 0), 40, 2, 1)  # a failed QA run
+HEADER = PageHeader("sample", DATA, dt.datetime(2024, 1, 25, 5), dt.datetime(2024, 1, 25, 7), QA)
+
+
 def sample_page(folder: Path) -> str:
-    """The whole page, with a failed QA run in its header."""
-    qa = QaVerdict(dt.datetime(2024, 1, 25, 6, 0), 40, 2, 1)
-    header = PageHeader(
-        "sample", DATA, dt.datetime(2024, 1, 25, 5, 0), dt.datetime(2024, 1, 25, 7), qa
-    )
-    return page_html(header, sample_sections(folder))
+    """The whole page."""
+    return page_html(HEADER, sample_sections(folder))

@@ -123,7 +123,7 @@ def test_retention_cells_whose_period_has_not_ended_are_grey_not_zero() -> None:
     ended, open_cells, curve, not_ended = chart.figure.data
     assert list(ended.z[1]) == [1.0, 0.5, None, None]  # 12-30 week 2 is not drawn as 0 %
     assert list(open_cells.z[1]) == [None, None, 0.0, None] and open_cells.meta == INCOMPLETE
-    assert open_cells.text[1][2] == "(0%<br>0)"
+    assert open_cells.text[1][2] == "0%<br>0 so far"
     assert list(curve.x) == [0, 1, 2] and list(curve.y) == [1.0, 0.75, 0.5]  # ended cells only
     assert not_ended.line.dash == "dot" and list(not_ended.x) == [2, 3]
     assert chart.figure.layout.xaxis2.dtick == 1  # week numbers, never 1.5

@@ -1,8 +1,8 @@
 """A plotly figure of one retention report: the cohort triangle and the retention curve.
 
 The input is small (cohorts x periods), so it is collected, bounded by ``MAX_CELLS``. Given the
-last day with data (``horizon``), cells whose period has not ended yet are drawn grey with their
-rate in brackets (a count so far, not a drop to 0), and the curve leaves them out: its points
+last day with data (``horizon``), cells whose period has not ended yet are drawn grey, labelled
+"so far" (a count so far, not a drop to 0), and the curve leaves them out: its points
 are taken over ended cells only, and a period with none of those is drawn dotted.
 """
 
@@ -104,7 +104,7 @@ def retention_chart(df: Any, title: str | None = None, horizon: dt.date | None =
         kind = ENDED if cell_ended(r, horizon) else OPEN
         grids[kind][i][j] = r[RC.RATE]
         shown = f"{r[RC.RATE]:.0%}<br>{r[RC.RETAINED]:,}"
-        texts[kind][i][j] = shown if kind == ENDED else f"({shown})"
+        texts[kind][i][j] = shown if kind == ENDED else f"{shown} so far"
         acc = totals[r.get(RC.SEGMENT)][r[RC.PERIOD_N]][kind]
         acc[0] += r[RC.RETAINED]
         acc[1] += r[RC.COHORT_SIZE]
