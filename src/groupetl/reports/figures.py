@@ -10,7 +10,7 @@ report's filters. Every chart comes with the table of the numbers it draws.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
@@ -45,6 +45,7 @@ def _title(report: ReportBase, what: str) -> str:
 
 
 def unit_label(report: ReportBase) -> str:
+    """What the report counts, in words: ``users`` or ``company groups``."""
     return "users" if report.counts_users else f"{report.group_type} groups"
 
 
@@ -67,13 +68,15 @@ def _dashed_part(flags: list[bool]) -> list[bool]:
     return [flags[i] or (i > 0 and flags[i - 1]) or (i + 1 < n and flags[i + 1]) for i in range(n)]
 
 
-def _line_traces(name: str, color: str, points: list[Mapping[str, Any]], flags: list[bool]):
-    """Three traces of one series: markers (legend, hover), solid line, dashed line."""
+def _line_traces(
+    name: str, color: str, points: list[Mapping[str, Any]], flags: list[bool]
+) -> Iterator[go.Scatter]:
+    """Three traces of one series: markers (hover), solid line (legend), dotted line."""
     x = [p[R.PERIOD_START].isoformat() for p in points]
     y = [p[R.UNIQUES] for p in points]
     note = [f" ({INCOMPLETE})" if f else "" for f in flags]
     yield go.Scatter(
-        x=x, y=y, mode="markers", name=name, legendgroup=name,
+        x=x, y=y, mode="markers", name=name, legendgroup=name, showlegend=False,
         marker={"color": color, "symbol": ["circle-open" if f else "circle" for f in flags]},
         customdata=[[p[R.EVENTS], p[R.USERS], t] for p, t in zip(points, note, strict=True)],
         hovertemplate="%{y:,} active, %{customdata[0]:,} events, %{customdata[1]:,} users"
@@ -81,7 +84,8 @@ def _line_traces(name: str, color: str, points: list[Mapping[str, Any]], flags: 
     )  # fmt: skip
     solid = [None if f else v for f, v in zip(flags, y, strict=True)]
     line = {"color": color}
-    yield go.Scatter(x=x, y=solid, mode="lines", line=line, legendgroup=name, showlegend=False,
+    # the legend shows the solid line: a marker there would be open or filled by chance
+    yield go.Scatter(x=x, y=solid, mode="lines", line=line, name=name, legendgroup=name,
                      hoverinfo="skip")  # fmt: skip
     if any(flags):
         dashed = [v if d else None for d, v in zip(_dashed_part(flags), y, strict=True)]
@@ -91,11 +95,13 @@ def _line_traces(name: str, color: str, points: list[Mapping[str, Any]], flags: 
         )  # fmt: skip
 
 
-def _segment_table(report: SegmentationReport, chosen: dict[str, list], data: DataRange):
+def _segment_table(
+    chosen: dict[str, list[Mapping[str, Any]]], flags: dict[str, list[bool]]
+) -> list[tuple[Any, ...]]:
+    """Rows (period, segment, active, events, users, incomplete) of the drawn series."""
     table = []
     for name, points in chosen.items():
-        for p in points:
-            flag = is_incomplete(p[R.PERIOD_START], report.interval, data, report.rolling_days)
+        for p, flag in zip(points, flags[name], strict=True):
             row = (p[R.PERIOD_START].isoformat(), name, p[R.UNIQUES], p[R.EVENTS], p[R.USERS])
             table.append((*row, "yes" if flag else ""))
     return sorted(table)
@@ -110,17 +116,20 @@ def segmentation_chart(report: SegmentationReport, rows: Rows, data: DataRange) 
         largest = sorted(series, key=lambda s: (series[s][0][R.SEGMENT_RANK] or 0, s))
     chosen = {s: sorted(series[s], key=lambda r: r[R.PERIOD_START]) for s in largest[:MAX_SERIES]}
     data = data.clipped(report.date_from, report.date_to)
-    fig = go.Figure()
-    for i, (name, points) in enumerate(chosen.items()):
-        color = PALETTE[i % len(PALETTE)]
-        flags = [
+    flags = {
+        name: [
             is_incomplete(p[R.PERIOD_START], report.interval, data, report.rolling_days)
             for p in points
         ]
+        for name, points in chosen.items()
+    }
+    fig = go.Figure()
+    for i, (name, points) in enumerate(chosen.items()):
+        color = PALETTE[i % len(PALETTE)]
         if report.top is not None:
-            fig.add_trace(_bar_trace(name, color, points, flags))
+            fig.add_trace(_bar_trace(name, color, points, flags[name]))
         else:
-            for trace in _line_traces(name, color, points, flags):
+            for trace in _line_traces(name, color, points, flags[name]):
                 fig.add_trace(trace)
     periods = sorted({p[R.PERIOD_START] for points in chosen.values() for p in points})
     unit = unit_label(report)
@@ -135,10 +144,10 @@ def segmentation_chart(report: SegmentationReport, rows: Rows, data: DataRange) 
         legend_title_text=report.segment_by.label if report.segment_by else "",
     )
     header = ("period", "segment", "active", "events", "users", INCOMPLETE)
-    return Chart(fig, header, _segment_table(report, chosen, data))
+    return Chart(fig, header, _segment_table(chosen, flags))
 
 
-def _bar_trace(name: str, color: str, points: list[Mapping[str, Any]], flags: list[bool]):
+def _bar_trace(name: str, color: str, points: list[Mapping[str, Any]], flags: list[bool]) -> go.Bar:
     """One segment of a top-N report as bars; incomplete periods hatched and paler."""
     return go.Bar(
         x=[p[R.PERIOD_START].isoformat() for p in points], y=[p[R.UNIQUES] for p in points],
@@ -166,6 +175,7 @@ def duration_text(seconds: float | None) -> str:
 
 
 def percent(value: float | None) -> str:
+    """``0.5`` -> ``50%``; ``None`` (no one at the step before) -> ``""``."""
     return "" if value is None else f"{value:.0%}"
 
 
