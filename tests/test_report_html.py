@@ -12,7 +12,8 @@ from browser_page import CHROMIUM, check_drawn, render
 from groupetl.charts import INCOMPLETE, DataRange, is_incomplete, period_axis, period_end
 from groupetl.cohorts.chart import cohort_sizes_chart
 from groupetl.reports.definitions import Report
-from groupetl.reports.figures import duration_text, funnel_chart, segmentation_chart
+from groupetl.reports.figures import duration_text, funnel_chart, report_chart, segmentation_chart
+from groupetl.reports.page import PageHeader, Section, page_html
 from groupetl.retention.chart import cell_ended, retention_report_chart
 from sample_page import (
     COHORT_ROWS,
@@ -149,6 +150,19 @@ def test_cohort_sizes_are_lines_of_members_per_snapshot() -> None:
     assert power.name == "Power users (company)" and list(power.y) == [3, 5, 4]
     assert chart.figure.layout.yaxis.rangemode == "tozero"
     assert len(chart.table) == 6
+
+
+def test_reports_without_rows_get_an_empty_chart_and_say_so(defined: dict[str, Report]) -> None:
+    charts = [report_chart(report, [], DATA) for report in defined.values()]
+    charts += [retention_report_chart([], HORIZON), cohort_sizes_chart([])]
+    assert all(c.table == [] for c in charts)
+    sections = [
+        Section("Reports", f"r{i}", "r", "", c, "No rows yet.") for i, c in enumerate(charts)
+    ]
+    header = PageHeader("empty", None, None, dt.datetime(2024, 1, 1), None)
+    page = page_html(header, sections)
+    assert page.count('<p class="note">No rows yet.</p>') == len(charts)
+    assert "no events yet" in page and "not run yet (<code>groupetl qa</code>)" in page
 
 
 def test_page_is_self_contained_with_a_header_and_a_table_per_chart(tmp_path: Path) -> None:
