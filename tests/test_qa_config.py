@@ -14,6 +14,7 @@ import pytest
 from groupetl.config import load_config
 from groupetl.errors import ConfigError
 from groupetl.qa.catalog import build_catalog, expectation_ids
+from groupetl.qa.datadocs import localize_images
 from groupetl.qa.report import EXIT_QA_FAILED, ExpectationOutcome, QaResult, format_qa_table
 from groupetl.qa.settings import Thresholds, load_qa_settings
 from groupetl.stages import StageResult
@@ -127,3 +128,20 @@ def test_printed_table_puts_failures_first_and_names_the_docs() -> None:
     assert lines[2].split() == ["FAIL", "error", "s.bad", "1", "of", "2", "rows", "x"]
     assert lines[3].startswith("PASS")
     assert lines[-1] == "data docs: docs/index.html"
+
+
+def test_data_docs_pages_take_the_gx_logo_from_the_sites_own_copy(tmp_path: Path) -> None:
+    s3 = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com"
+    (tmp_path / "static" / "images").mkdir(parents=True)
+    (tmp_path / "static" / "images" / "logo-long.png").write_bytes(b"png")
+    deep = tmp_path / "validations" / "events" / "run" / "20260110"
+    deep.mkdir(parents=True)
+    nav = f'<img src="{s3}/logo-long.png?d=abc123" alt="GX"><img src="{s3}/missing.png">'
+    (tmp_path / "index.html").write_text(nav)
+    (deep / "batch.html").write_text(nav)
+    (tmp_path / "plain.html").write_text("<p>no logo</p>")
+    assert localize_images(tmp_path) == 2
+    assert (tmp_path / "index.html").read_text() == (
+        f'<img src="static/images/logo-long.png" alt="GX"><img src="{s3}/missing.png">'
+    )  # an image GX did not copy keeps its URL
+    assert '<img src="../../../../static/images/logo-long.png"' in (deep / "batch.html").read_text()

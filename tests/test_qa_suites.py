@@ -401,3 +401,7 @@ def test_data_docs_index_lists_every_suite_with_its_page(good: QaResult) -> None
     for suite in {o.suite for o in good.outcomes}:
         assert f">{suite}</a>" in page
     assert (index.parent / "validations").is_dir()
+    # the GX logo comes from the site's static/images, not from S3: it shows offline
+    pages = [p.read_text() for p in index.parent.rglob("*.html")]
+    assert not any("amazonaws.com/logo-long.png" in p for p in pages)
+    assert any('src="static/images/logo-long.png"' in p for p in pages)

@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from browser_page import CHROMIUM, check_drawn, render
 from groupetl import tables
 from groupetl.cohorts import read_members
 from groupetl.errors import InputError
@@ -116,9 +117,25 @@ def test_first_run_is_full_then_unchanged(spark, project) -> None:
 def test_html_page_has_a_chart_per_computed_report(spark, project, tmp_path) -> None:
     config, first = project
     page = write_html(spark, config, first, tmp_path / "out" / "reports.html").read_text()
-    assert page.count('class="plotly-graph-div"') == 3
+    assert page.count('class="plotly-graph-div"') == 3 + 1  # and the (empty) cohort sizes
     assert page.count("<script src=") == 0
     assert '"Send Invoice"' in page or "Send Invoice" in page
+    assert "2024-01-01 to 2024-01-11 (event dates, UTC)" in page
+    assert "not run yet (<code>groupetl qa</code>)" in page
+
+
+@pytest.mark.slow
+def test_html_page_from_gold_rows_is_drawn_offline(spark, project, tmp_path) -> None:
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    config, first = project
+    page = write_html(spark, config, first, tmp_path / "out" / "reports.html").read_text()
+    # the one end-to-end drawing: every report drawn from its gold rows, offline, counts from 0
+    summary = render(page, tmp_path)
+    check_drawn(summary, {f"report-{i}-plot" for i in range(3)}, frozenset({"cohorts-plot"}))
+    marks = {name: plot["incomplete"] for name, plot in summary["plots"].items()}
+    assert marks["report-0-plot"]  # the week of 01-08 is cut by the last day, 01-11
+    assert marks["report-1-plot"]  # 3-day windows of 01-01 and 01-02 reach before the data
 
 
 def test_microscope_lists_the_groups_of_a_drop_off(spark, project, tmp_path) -> None:

@@ -116,7 +116,7 @@ def register(main: click.Group, pass_ctx) -> None:
         "--html",
         "html_out",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Also write a self-contained HTML page with a chart per report.",
+        help="Also write the self-contained report page (docs/reports/page.md).",
     )
     @click.option("--list", "list_only", is_flag=True, help="Instead: list them (no JVM).")
     @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table")

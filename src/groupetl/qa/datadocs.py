@@ -5,11 +5,15 @@ Table), so opened without network (an air-gapped runner, a CI artifact) it lists
 validation pages themselves are rendered server-side and read fine offline. This module puts a
 static table of the run's outcomes, each linking to its suite's validation page, right after
 ``<body>``: the index is then useful anywhere, and unchanged otherwise.
+
+GX's pages also take their logo from a public S3 bucket, though GX copies the same image into
+the site's ``static/images``: ``localize_images`` points the pages at that copy.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,6 +23,10 @@ from groupetl.qa.report import ExpectationOutcome
 _START = "<!-- groupetl-qa-summary:start -->"
 _END = "<!-- groupetl-qa-summary:end -->"
 _BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
+# the logo URL of GX's top navigation bar (top_navbar.j2), with its "?d=<context id>" suffix
+_GX_WEB_ASSET = re.compile(
+    r"https://great-expectations-web-assets\.s3\.us-east-2\.amazonaws\.com/([\w.-]+)(\?[^\"']*)?"
+)
 _COLORS = {"PASS": "#1e7e34", "FAIL": "#b00020", "WARN": "#9a6700"}
 
 
@@ -68,3 +76,24 @@ def add_summary(index: Path, block: str) -> None:
     match = _BODY.search(page)
     at = match.end() if match else 0
     index.write_text(page[:at] + "\n" + block + "\n" + page[at:], encoding="utf-8")
+
+
+def localize_images(site: Path) -> int:
+    """Point every page of the Data Docs ``site`` at the local copy (``static/images``) of an
+    image it loads from GX's S3 bucket; returns how many pages changed. Images without a local
+    copy keep their URL."""
+    images = site / "static" / "images"
+    changed = 0
+    for page in site.rglob("*.html"):
+        prefix = Path(os.path.relpath(images, page.parent)).as_posix()
+
+        def local(match: re.Match[str], prefix: str = prefix) -> str:
+            name = match.group(1)
+            return f"{prefix}/{name}" if (images / name).is_file() else match.group(0)
+
+        text = page.read_text(encoding="utf-8")
+        new = _GX_WEB_ASSET.sub(local, text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+            changed += 1
+    return changed

@@ -1,126 +1,97 @@
-"""A self-contained HTML page with one chart per report (plotly, JavaScript inlined, no CDN).
+"""Write the report page (``groupetl report --html``): read what it draws, build it, save it.
 
-The page opens from disk with the network off: plotly.js is embedded once
-(``include_plotlyjs=True`` on the first chart), the data of every chart is in the page.
-Segmentation reports draw lines of ``uniques`` per period (one line per segment); funnels draw
-bars of units reaching each step, labelled with the conversion from the first step.
-
-Chart data are report results (a few rows per period and step), read from the gold tables and
-collected with a cap (``MAX_CHART_ROWS``); the largest series are drawn (``MAX_SERIES``).
+The page (``reports.page``) has a header (the data's date range, the latest run's time, the QA
+verdict), then a chart with a data table for every configured report, every retention report
+(triangle and curve) and the cohorts' sizes. The charts are built by Spark-free functions
+(``reports.figures``, ``retention.chart``, ``cohorts.chart``) from rows collected here: report
+results are aggregates (a few rows per period and step), collected with a cap
+(``MAX_CHART_ROWS``).
 """
 
 from __future__ import annotations
 
-import html
-from collections import defaultdict
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-import plotly.graph_objects as go
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
+from groupetl import tables
+from groupetl.charts import DataRange
+from groupetl.cohorts.chart import MEMBERS, cohort_sizes_chart
 from groupetl.config import ProjectConfig
 from groupetl.reports import store
-from groupetl.reports.columns import ALL_LABEL, R
+from groupetl.reports.columns import R
 from groupetl.reports.definitions import (
     GOLD_FUNNELS,
     GOLD_SEGMENTATION,
     FunnelReport,
     Report,
-    SegmentationReport,
     load_reports,
     select_reports,
 )
-from groupetl.schemas import FUNNEL_STEPS, SEGMENTATION
+from groupetl.reports.figures import report_chart, unit_label
+from groupetl.reports.page import PageHeader, QaVerdict, Section, page_html
+from groupetl.retention.chart import retention_report_chart
+from groupetl.retention.run import read_retention
+from groupetl.retention.spec import parse_retention
+from groupetl.schemas import (
+    ATTRIBUTED_EVENTS,
+    COHORT_MEMBERS,
+    FUNNEL_STEPS,
+    QA_RESULTS,
+    RC,
+    SEGMENTATION,
+    C,
+    T,
+)
 from groupetl.stages import StageResult
 
 MAX_CHART_ROWS = 20_000
-MAX_SERIES = 12
+Rows = list[Mapping[str, Any]]
 
 
-def collect_chart_rows(df: DataFrame, limit: int = MAX_CHART_ROWS) -> list[Row]:
-    """Collect at most ``limit`` rows of a report result (aggregates, small) for a chart."""
-    return df.limit(limit).collect()
+def collect_chart_rows(df: DataFrame, limit: int = MAX_CHART_ROWS) -> Rows:
+    """Collect at most ``limit`` rows of a small result (aggregates) as dicts, for a chart."""
+    return [r.asDict() for r in df.limit(limit).collect()]
 
 
-def _series_name(row: Row, key: str) -> str:
-    name = str(row[key])
-    return name if row[R.COHORT_SEGMENT] is None else f"{name} ({row[R.COHORT_SEGMENT]})"
+def collect_data_range(spark: SparkSession, config: ProjectConfig) -> DataRange | None:
+    """The first and last event date of the attributed events (None before any event)."""
+    events = tables.read(spark, config.paths.table(T.ATTRIBUTED_EVENTS), ATTRIBUTED_EVENTS)
+    first, last = events.agg(F.min(C.EVENT_DATE), F.max(C.EVENT_DATE)).first()
+    return None if first is None else DataRange(first, last)
 
 
-def segmentation_figure(report: SegmentationReport, rows: list[Row]) -> go.Figure:
-    """Lines of uniques per period, one per segment (the MAX_SERIES largest)."""
-    series: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        series[_series_name(row, R.SEGMENT)].append(row)
-    largest = sorted(series, key=lambda s: (-sum(r[R.UNIQUES] for r in series[s]), s))
-    fig = go.Figure()
-    for name in largest[:MAX_SERIES]:
-        points = sorted(series[name], key=lambda r: r[R.PERIOD_START])
-        fig.add_trace(
-            go.Scatter(
-                x=[r[R.PERIOD_START].isoformat() for r in points],
-                y=[r[R.UNIQUES] for r in points],
-                customdata=[[r[R.EVENTS], r[R.USERS]] for r in points],
-                hovertemplate="%{x}: %{y} active<br>%{customdata[0]} events, "
-                "%{customdata[1]} users<extra>" + html.escape(name) + "</extra>",
-                mode="lines+markers",
-                name=name,
-            )
-        )
-    unit = "users" if report.counts_users else f"{report.group_type} groups"
-    window = f"{report.rolling_days}-day " if report.rolling_days else ""
-    fig.update_layout(
-        title=f"{report.name}: {window}active {unit} per {report.interval}",
-        xaxis_title=report.interval,
-        yaxis_title=f"active {unit}",
+def collect_qa_verdict(spark: SparkSession, config: ProjectConfig) -> QaVerdict | None:
+    """The latest QA run's verdict from the QA results table (None when QA has not run)."""
+    from groupetl.qa.runner import QA_RESULTS as QA_TABLE  # lazy: the QA package is large
+
+    results = tables.read(spark, config.paths.table(QA_TABLE), QA_RESULTS)
+    latest = results.orderBy(F.col("run_time").desc()).select(C.RUN_ID).limit(1).collect()
+    if not latest:
+        return None
+    failed = ~F.col("success")
+    error = F.col("severity") == "error"
+    verdict = results.filter(F.col(C.RUN_ID) == latest[0][0]).agg(
+        F.max("run_time"),
+        F.count(F.lit(1)),
+        F.count_if(failed & error),
+        F.count_if(failed & ~error),
     )
-    return fig
+    row = verdict.first()
+    return QaVerdict(*row)
 
 
-def funnel_figure(report: FunnelReport, rows: list[Row]) -> go.Figure:
-    """Bars of units reaching each step per breakdown value, labelled with % from step 1."""
-    series: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        series[_series_name(row, R.BREAKDOWN)].append(row)
-    order = sorted(series, key=lambda s: (not s.startswith(ALL_LABEL), -_entered(series[s]), s))
-    fig = go.Figure()
-    labels = [f"{i}. {s.label}" for i, s in enumerate(report.steps, start=1)]
-    for name in order[:MAX_SERIES]:
-        points = sorted(series[name], key=lambda r: r[R.STEP])
-        fig.add_trace(
-            go.Bar(
-                x=[labels[r[R.STEP] - 1] for r in points],
-                y=[r[R.REACHED] for r in points],
-                text=[_percent(r[R.FROM_FIRST]) for r in points],
-                textposition="auto",
-                name=name,
-            )
-        )
-    unit = "users" if report.counts_users else f"{report.group_type} groups"
-    fig.update_layout(
-        title=f"{report.name}: {unit} reaching each step ({report.order.replace('_', ' ')})",
-        barmode="group",
-        yaxis_title=unit,
+def collect_cohort_sizes(spark: SparkSession, config: ProjectConfig) -> Rows:
+    """Members per (cohort, group type, snapshot date) of the cohort membership table."""
+    members = tables.read(spark, config.paths.table(T.COHORT_MEMBERS), COHORT_MEMBERS)
+    sizes = members.groupBy(RC.COHORT, C.GROUP_TYPE, RC.AS_OF_DATE).agg(
+        F.countDistinct(C.GROUP_VALUE).alias(MEMBERS)
     )
-    return fig
-
-
-def _entered(rows: list[Row]) -> int:
-    return max((r[R.REACHED] for r in rows if r[R.STEP] == 1), default=0)
-
-
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{value:.0%}"
-
-
-def report_figure(spark: SparkSession, config: ProjectConfig, report: Report) -> go.Figure:
-    """The chart of one report from its gold rows."""
-    if isinstance(report, FunnelReport):
-        df = store.read_report_rows(spark, config, GOLD_FUNNELS, FUNNEL_STEPS, report.name)
-        return funnel_figure(report, collect_chart_rows(df))
-    df = store.read_report_rows(spark, config, GOLD_SEGMENTATION, SEGMENTATION, report.name)
-    return segmentation_figure(report, collect_chart_rows(df))
+    return collect_chart_rows(sizes)
 
 
 def report_names(results: StageResult | Sequence[str] | None) -> list[str] | None:
@@ -132,31 +103,38 @@ def report_names(results: StageResult | Sequence[str] | None) -> list[str] | Non
     return list(results)
 
 
-def page_html(title: str, charts: Sequence[tuple[Report, go.Figure]]) -> str:
-    """A whole HTML page: a heading and one section per (report, figure); plotly.js is
-    inlined once, in the first chart."""
-    sections = []
-    for i, (report, fig) in enumerate(charts):
-        chart = fig.to_html(
-            full_html=False,
-            include_plotlyjs=(i == 0),
-            div_id=f"report-{i}",
-            config={"displaylogo": False},
+def report_sections(
+    spark: SparkSession, config: ProjectConfig, reports: Sequence[Report], data: DataRange
+) -> tuple[list[Section], list[dt.datetime]]:
+    """One section per report, and the computed_at times of the rows drawn."""
+    sections, times = [], []
+    for i, report in enumerate(reports):
+        funnel = isinstance(report, FunnelReport)
+        table, schema = (
+            (GOLD_FUNNELS, FUNNEL_STEPS) if funnel else (GOLD_SEGMENTATION, SEGMENTATION)
         )
-        sections.append(
-            f'<section class="report" id="section-{i}">'
-            f"<h2>{html.escape(report.name)}</h2>"
-            f'<p class="kind">{html.escape(report.kind)}, counted by '
-            f"{html.escape(report.group_type)}</p>{chart}</section>"
-        )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}section{margin-bottom:3em}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1>"
-        + ("".join(sections) or "<p>No reports configured.</p>")
-        + "</body></html>\n"
-    )
+        rows = collect_chart_rows(store.read_report_rows(spark, config, table, schema, report.name))
+        times += [r[R.COMPUTED_AT] for r in rows]
+        note = f"{report.kind}, counting {unit_label(report)}"
+        chart = report_chart(report, rows, data)
+        message = "No rows yet: run `groupetl report`."
+        sections.append(Section("Reports", f"report-{i}", report.name, note, chart, message))
+    return sections, times
+
+
+def retention_sections(
+    spark: SparkSession, config: ProjectConfig, horizon: dt.date | None
+) -> tuple[list[Section], list[dt.datetime]]:
+    """One section per configured retention report (triangle + curve, data table)."""
+    sections, times = [], []
+    for i, spec in enumerate(parse_retention(config)):
+        rows = collect_chart_rows(read_retention(spark, config, spec.name))
+        times += [r[RC.COMPUTED_AT] for r in rows]
+        note = f"{spec.basis} {spec.period}s, retained {spec.measure.replace('_', ' ')} period N"
+        chart = retention_report_chart(rows, horizon, spec.name)
+        message = "No rows yet: run `groupetl retention`."
+        sections.append(Section("Retention", f"retention-{i}", spec.name, note, chart, message))
+    return sections, times
 
 
 def write_html(
@@ -165,14 +143,25 @@ def write_html(
     results: StageResult | Sequence[str] | None,
     out_path: str | Path,
 ) -> Path:
-    """Write the page with one chart per report (see module doc); returns its path.
+    """Write the page (see module doc); returns its path.
 
     ``results``: the result of ``run_reports`` (draws the reports it computed), report names,
-    or None (every configured report).
+    or None (every configured report). Retention reports and cohorts are always drawn.
     """
     reports = select_reports(load_reports(config), report_names(results))
-    charts = [(report, report_figure(spark, config, report)) for report in reports]
+    data = collect_data_range(spark, config)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    judged = data or DataRange(now.date(), now.date())
+    sections, times = report_sections(spark, config, reports, judged)
+    retention, retention_times = retention_sections(spark, config, data.last if data else None)
+    cohorts = cohort_sizes_chart(collect_cohort_sizes(spark, config))
+    note = "members of each cohort in each saved snapshot"
+    cohort_section = Section("Cohorts", "cohorts", "Cohort sizes", note, cohorts, "No cohorts yet.")
+    times += retention_times
+    header = PageHeader(
+        config.project, data, max(times, default=None), now, collect_qa_verdict(spark, config)
+    )
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page_html(f"groupetl reports: {config.project}", charts), encoding="utf-8")
+    out.write_text(page_html(header, [*sections, *retention, cohort_section]), encoding="utf-8")
     return out
