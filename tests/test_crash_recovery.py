@@ -1,7 +1,7 @@
 """A stage killed with SIGKILL at any point, then run again, leaves an uninterrupted run's tables.
 
 The kill comes from outside, like a real one: a watcher polls the warehouse while a real
-``groupetl attribute`` process runs and kills it (SIGKILL) at a chosen point of its Delta
+``groupetl ingest`` (or ``groupetl attribute``) process runs and kills it (SIGKILL) at a chosen point of its Delta
 commits: before its first commit, while a commit's data files are being written (new Parquet
 files, no new log entry yet), and right after a commit, including the one before the last
 (the ledger). No hook in the code under test. Then the same command runs again (in this
@@ -13,9 +13,10 @@ saw k commits. Three points: during the first commit (nothing committed yet), du
 one, and after the one before the last (the ledger's). The ingested warehouse and the
 uninterrupted run's tables are the session's shared ones (tests/safety_data.py).
 
-The second test does the same for every dated stage (CRM sync, dynamic properties, report,
-retention, cohorts), each from the warehouse the previous one left; ingest has its own crash
-tests (tests/test_ingest_run.py).
+Ingest starts from an empty warehouse with every generated file in its landing, attribute from
+the ingested warehouse. The second test does the same for every dated stage (CRM sync, dynamic
+properties, report, retention, cohorts), each from the warehouse the previous one left; ingest
+also has a crash test at its own ledger points (tests/test_ingest_run.py).
 """
 
 from __future__ import annotations
@@ -68,26 +69,35 @@ def kill_at(argv: list[str], warehouse: Path, commits: int, during: bool) -> int
 
 
 @pytest.mark.slow
-def test_attribute_killed_anywhere_then_rerun_equals_an_uninterrupted_run(spark, safety, tmp_path):
+@pytest.mark.parametrize("command", ["ingest", "attribute"])
+def test_killed_anywhere_then_rerun_equals_an_uninterrupted_run(spark, safety, tmp_path, command):
     config_path = new_project(tmp_path / "p")
     warehouse = load_config(config_path).paths.warehouse
-    total = len(_commits(safety.attributed)) - len(_commits(safety.ingested))
-    assert total >= 4, "attribute commits to several tables"
+    # ingest: every generated file, from an empty warehouse, to the serial run's ingested one;
+    # attribute: from that warehouse to the attributed one
+    arrive(safety.landing, config_path.parent)
+    start, reference = {
+        "ingest": (None, safety.ingested),
+        "attribute": (safety.ingested, safety.attributed),
+    }[command]
+    total = len(_commits(reference)) - (len(_commits(start)) if start else 0)
+    assert total >= 4, f"{command} commits to several tables"
 
-    argv = groupetl_argv(config_path, "attribute")
+    argv = groupetl_argv(config_path, command)
     # during its first commit (so before any), during a middle one, after the one before last
     points = [(0, True), (total // 2, True), (total - 1, False)]
     for commits, during in points:
         shutil.rmtree(warehouse, ignore_errors=True)
-        shutil.copytree(safety.ingested, warehouse)
+        if start:
+            shutil.copytree(start, warehouse)
         hit = kill_at(argv, warehouse, commits, during)
         where = f"killed {'during' if during else 'after'} commit {commits} (hit: {hit} of {total})"
         assert hit < total, where
-        rerun = CliRunner().invoke(main, ["--config", str(config_path), "attribute"])
+        rerun = CliRunner().invoke(main, ["--config", str(config_path), command])
         assert rerun.exit_code == 0, f"{where}: {rerun.output}"
         assert "note: took over the warehouse lease" in rerun.stderr, where
         try:
-            assert_same_tables(spark, warehouse, safety.attributed)
+            assert_same_tables(spark, warehouse, reference)
         except AssertionError as exc:
             raise AssertionError(f"{where}: {exc}") from None
 
