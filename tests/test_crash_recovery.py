@@ -71,11 +71,8 @@ def kill_at(argv: list[str], warehouse: Path, commits: int, during: bool) -> int
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["ingest", "attribute"])
 def test_killed_anywhere_then_rerun_equals_an_uninterrupted_run(spark, safety, tmp_path, command):
-    config_path = new_project(tmp_path / "p")
-    warehouse = load_config(config_path).paths.warehouse
     # ingest: every generated file, from an empty warehouse, to the serial run's ingested one;
     # attribute: from that warehouse to the attributed one
-    arrive(safety.landing, config_path.parent)
     start, reference = {
         "ingest": (None, safety.ingested),
         "attribute": (safety.ingested, safety.attributed),
@@ -83,11 +80,15 @@ def test_killed_anywhere_then_rerun_equals_an_uninterrupted_run(spark, safety, t
     total = len(_commits(reference)) - (len(_commits(start)) if start else 0)
     assert total >= 4, f"{command} commits to several tables"
 
-    argv = groupetl_argv(config_path, command)
     # during its first commit (so before any), during a middle one, after the one before last
     points = [(0, True), (total // 2, True), (total - 1, False)]
-    for commits, during in points:
-        shutil.rmtree(warehouse, ignore_errors=True)
+    for i, (commits, during) in enumerate(points):
+        # a project folder per point: this session's Delta caches each table's log by path, and
+        # a rerun here on a warehouse replaced on disk would read the previous point's log
+        config_path = new_project(tmp_path / f"p{i}")
+        arrive(safety.landing, config_path.parent)
+        warehouse = load_config(config_path).paths.warehouse
+        argv = groupetl_argv(config_path, command)
         if start:
             shutil.copytree(start, warehouse)
         hit = kill_at(argv, warehouse, commits, during)
