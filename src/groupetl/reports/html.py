@@ -154,6 +154,11 @@ def retention_sections(
     return sections, times
 
 
+def default_page_path(config: ProjectConfig) -> Path:
+    """Where ``groupetl run`` writes the page unless told otherwise: ``<root>/reports/page.html``."""
+    return config.paths.root / "reports" / "page.html"
+
+
 def write_html(
     spark: SparkSession,
     config: ProjectConfig,
