@@ -43,6 +43,13 @@ def test_cdn_tags_point_at_the_vendored_copies_or_go() -> None:
     )
 
 
+def test_vega_goes_only_from_pages_without_a_vega_chart() -> None:
+    vega = '<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>\n'
+    assert local_tags(vega + "<p>no chart</p>", "static/vendor") == "<p>no chart</p>"
+    charted = vega + "<script>vegaEmbed('#c', spec)</script>"
+    assert local_tags(charted, "static/vendor") == charted  # kept: no local copy to use
+
+
 def test_every_cdn_url_of_the_installed_gx_templates_is_handled() -> None:
     urls = {u for t in TEMPLATES.glob("*.j2") for u in TAG_URL.findall(t.read_text())}
     assert len(urls) >= 10  # the templates still load from CDNs (else this test is moot)

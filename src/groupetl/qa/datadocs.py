@@ -119,11 +119,13 @@ class CdnAsset:
     """A stylesheet or script GX's templates load from a CDN.
 
     ``url`` is the start of its URL; ``local`` its path under the site's ``static/vendor``
-    (``None``: the tag is removed); ``why`` says where the local copy comes from or why none."""
+    (``None``: the tag is removed, unless the page contains ``used_if``: then it keeps its URL,
+    which the Data Docs test flags); ``why`` says where the local copy comes from or why none."""
 
     url: str
     local: str | None
     why: str
+    used_if: str | None = None
 
 
 # Every CDN URL of great-expectations 1.24.1's page templates (page.j2, page_minimal.j2,
@@ -170,7 +172,10 @@ CDN_ASSETS: tuple[CdnAsset, ...] = (
         "dark theme, not on PyPI: pages stay light",
     ),
     CdnAsset(
-        "https://cdn.jsdelivr.net/npm/vega", None, "charts of GX profiling, which we do not run"
+        "https://cdn.jsdelivr.net/npm/vega",
+        None,
+        "only the charts of two expectations groupetl does not use (KL divergence, distinct values)",
+        used_if="vegaEmbed(",
     ),
 )
 
@@ -200,13 +205,14 @@ def vendor_assets(site: Path) -> Path:
 def local_tags(page: str, vendor: str) -> str:
     """``page`` with each tag loading a ``CDN_ASSETS`` URL pointed at ``<vendor>/<local>`` (as a
     plain tag: GX's ``integrity`` hashes are those of the CDN's files) or removed. A URL not in
-    ``CDN_ASSETS`` keeps its tag."""
+    ``CDN_ASSETS``, or of an asset the page uses (``used_if``) but PyPI does not ship, keeps its
+    tag."""
 
     def replace(match: re.Match[str]) -> str:
         script, style = match.group(1), match.group(2)
         url = script or style
         asset = next((a for a in CDN_ASSETS if url.startswith(a.url)), None)
-        if asset is None:
+        if asset is None or (asset.local is None and asset.used_if and asset.used_if in page):
             return match.group(0)
         if asset.local is None:
             return ""
