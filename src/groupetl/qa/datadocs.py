@@ -129,7 +129,7 @@ class CdnAsset:
 
 
 # Every CDN URL of great-expectations 1.24.1's page templates (page.j2, page_minimal.j2,
-# index_page.j2, js_script_imports.j2). The vendored versions are the nearest PyPI ships: the
+# index_page.j2, js_script_imports.j2). The vendored versions are those PyPI's XStatic ships: the
 # same jQuery, Bootstrap 4.5 for 4.3 (same major, the bundle carries Popper), Font Awesome 6.2
 # for 6.6 (GX's icons, fa-check-circle, fa-times, fa-question-circle, are in both).
 CDN_ASSETS: tuple[CdnAsset, ...] = (
@@ -154,7 +154,7 @@ CDN_ASSETS: tuple[CdnAsset, ...] = (
     CdnAsset(
         "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css",
         "font-awesome/css/all.min.css",
-        "XStatic-Font-Awesome 6.2.1 (its css/ and webfonts/)",
+        "XStatic-Font-Awesome 6.2.1 (all.min.css and its woff2 fonts)",
     ),
     CdnAsset(
         "https://unpkg.com/bootstrap-table@",
