@@ -8,6 +8,7 @@ fixtures: each Spark job of GX costs ~0.1 s even on tiny frames.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -405,3 +406,12 @@ def test_data_docs_index_lists_every_suite_with_its_page(good: QaResult) -> None
     pages = [p.read_text() for p in index.parent.rglob("*.html")]
     assert not any("amazonaws.com/logo-long.png" in p for p in pages)
     assert any('src="static/images/logo-long.png"' in p for p in pages)
+    # their stylesheets, scripts and fonts come from the site's static/vendor, none from a CDN
+    tags = [
+        u for p in pages for u in re.findall(r"<(?:script|link)\b[^>]*\b(?:src|href)=\"([^\"]+)", p)
+    ]
+    assert any("static/vendor/bootstrap/css/bootstrap.min.css" in u for u in tags)
+    assert [u for u in tags if re.match(r"https?:", u)] == []
+    styles = [p.read_text() for p in index.parent.rglob("*.css")]
+    remote = [u for css in styles for u in re.findall(r"url\(['\"]?(https?:[^)'\"]+)", css)]
+    assert all(u.endswith("/full_logo_dark.png") for u in remote)  # dark mode's logo, docs/qa.md

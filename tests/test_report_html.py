@@ -4,15 +4,19 @@ headless Chromium with the network off (tests/browser_page.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
 from browser_page import CHROMIUM, check_drawn, render
 from groupetl.charts import INCOMPLETE, DataRange, is_incomplete, period_axis, period_end
 from groupetl.cohorts.chart import cohort_sizes_chart
+from groupetl.cohorts.spec import members_csv_path
 from groupetl.reports.definitions import Report
 from groupetl.reports.figures import duration_text, funnel_chart, report_chart, segmentation_chart
+from groupetl.reports.html import member_csv_links
 from groupetl.reports.page import PageHeader, Section, page_html
 from groupetl.retention.chart import cell_ended, retention_report_chart
 from sample_page import (
@@ -150,6 +154,33 @@ def test_cohort_sizes_are_lines_of_members_per_snapshot() -> None:
     assert power.name == "Power users (company)" and list(power.y) == [3, 5, 4]
     assert chart.figure.layout.yaxis.rangemode == "tozero"
     assert len(chart.table) == 6
+
+
+def test_cohorts_link_the_members_csv_that_exist_relative_to_the_page(tmp_path: Path) -> None:
+    root, page_dir = tmp_path / "data", tmp_path / "site" / "pages"
+    for name in ("Big", "Trial/2026 Q1"):  # a name with a slash is still one file
+        members_csv_path(root, name).parent.mkdir(parents=True, exist_ok=True)
+        members_csv_path(root, name).write_text("group_type,group_value,name\n")
+    links = member_csv_links(root, ["Trial/2026 Q1", "Big", "Power users", "Big"], page_dir)
+    assert links == (
+        ("Big", "../../data/microscope/Big.csv"),
+        ("Trial/2026 Q1", "../../data/microscope/Trial%2F2026 Q1.csv"),
+    )  # "Power users" has no CSV: no link
+    chart = cohort_sizes_chart(COHORT_ROWS)
+    page = page_html(
+        PageHeader("p", DATA, None, dt.datetime(2024, 1, 1), None),
+        [Section("Cohorts", "cohorts", "Cohort sizes", "", chart, member_csvs=links)],
+    )
+    hrefs = re.findall(r'<p class="files">Members as CSV: (.*?)</p>', page)
+    assert len(hrefs) == 1
+    targets = re.findall(r'<a href="([^"]+)">([^<]+)</a>', hrefs[0])
+    assert [label for _, label in targets] == ["Big", "Trial/2026 Q1"]
+    for href, label in targets:  # the browser unquotes the href once: the file itself
+        assert (page_dir / unquote(href)).resolve() == members_csv_path(root, label).resolve()
+    no_files = page_html(PageHeader("p", DATA, None, dt.datetime(2024, 1, 1), None), [
+        Section("Cohorts", "cohorts", "Cohort sizes", "", chart)
+    ])  # fmt: skip
+    assert "Members as CSV" not in no_files
 
 
 def test_reports_without_rows_get_an_empty_chart_and_say_so(defined: dict[str, Report]) -> None:

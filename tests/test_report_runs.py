@@ -16,6 +16,7 @@ import pytest
 from browser_page import CHROMIUM, check_drawn, render
 from groupetl import tables
 from groupetl.cohorts import read_members
+from groupetl.cohorts.spec import members_csv_path
 from groupetl.errors import InputError
 from groupetl.reports import (
     GOLD_FUNNEL_GROUPS,
@@ -166,6 +167,9 @@ def test_microscope_lists_the_groups_of_a_drop_off(spark, project, tmp_path) -> 
     assert save_as_cohort(spark, config, dropped, "dropped_invoices") == 2
     assert save_as_cohort(spark, config, dropped.limit(1), "dropped_invoices") == 1  # replaced
     assert save_as_cohort(spark, config, dropped, "dropped_invoices") == 2
+    # and as CSV where the report page links it (the replaced one's single row is gone)
+    with members_csv_path(config.paths.root, "dropped_invoices").open() as fh:
+        assert [row[1] for row in csv.reader(fh)] == ["group_value", "globex", "initech"]
     members = read_members(spark, config).collect()
     assert sorted((m["cohort"], m[C.GROUP_VALUE], m["cohort_source"]) for m in members) == [
         ("dropped_invoices", "globex", "microscope"),

@@ -333,15 +333,16 @@ def test_backfill_then_rerun_of_day_2_equals_a_single_full_run(spark, tmp_path: 
     # running while A runs in this process.
     arrive(generated, tmp_path / "b")
     span = ("--from", dates[0].isoformat(), "--to", dates[-1].isoformat())
-    command = [str(GROUPETL), "--config", str(config_b), "run", *span]
+    # --no-page: the report page is checked by the resume test; here it would only add time
+    command = [str(GROUPETL), "--config", str(config_b), "run", *span, "--no-page"]
     with (tmp_path / "b.log").open("w") as out:
         backfill = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         try:
             for day in dates:
                 assert arrive(generated, tmp_path / "a", day) > 0
-                result = cli(config_a, "--date", day.isoformat())
+                result = cli(config_a, "--date", day.isoformat(), "--no-page")
                 assert result.exit_code == 0, result.output
-            rerun = cli(config_a, "--date", dates[1].isoformat())  # not the last day
+            rerun = cli(config_a, "--date", dates[1].isoformat(), "--no-page")  # not the last
             assert rerun.exit_code == 0, rerun.output
             assert backfill.wait(timeout=3600) == 0, (tmp_path / "b.log").read_text()[-3000:]
         finally:
@@ -379,8 +380,8 @@ def test_a_failed_stage_stops_the_run_and_the_next_run_resumes(spark, tmp_path: 
     ``crm_sync`` and why; ingest and attribute are logged succeeded, crm_sync failed, nothing
     after it ran. 2) Export fixed, same backfill again: the date is not done, so it runs from
     the first step and stops at the QA gate (events outside the tracking plan are an error in
-    this config): exit 3, no report table. 3) That check made a warning: the run completes.
-    4) The same backfill once more skips the date."""
+    this config): exit 3, no report table. 3) That check made a warning: the run completes and
+    writes the report page. 4) The same backfill once more skips the date and leaves the page."""
     generated = generate_days(tmp_path / "generated", days=1, events=200)
     config = write_project(tmp_path / "p", "resume", plan_severity="error")
     arrive(generated, tmp_path / "p")
@@ -409,8 +410,15 @@ def test_a_failed_stage_stops_the_run_and_the_next_run_resumes(spark, tmp_path: 
     assert done.exit_code == 0, done.output
     assert "9 succeeded, 0 skipped" in done.output
     assert (warehouse / "gold/segmentation/_delta_log").is_dir()
+    page = tmp_path / "p/data/reports/page.html"
+    assert done.output.endswith(f"report page: {page}\n")
+    drawn = page.read_text()
+    for name in ("daily_active_companies", "invoice_to_payment", "company-daily"):
+        assert f"<h3>{name}</h3>" in drawn
+    written = page.stat().st_mtime_ns
     again = cli(config, *backfill)
     assert again.exit_code == 0 and "every step already succeeded" in again.output
+    assert "report page" not in again.output and page.stat().st_mtime_ns == written
 
     rows = run_log_rows(spark, config)
     runs = sorted({r["run_id"] for r in rows})

@@ -281,8 +281,22 @@ def attribute(obj: _Context, full_rebuild: bool) -> None:
 @click.option("--from", "start", metavar="D1", help="Backfill: first logical date.")
 @click.option("--to", "end", metavar="D2", help="Backfill: last logical date (inclusive).")
 @click.option("--force", is_flag=True, help="Backfill: re-run dates whose steps all succeeded.")
+@click.option(
+    "--page",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the report page at the end (default: <root>/reports/page.html).",
+)
+@click.option("--no-page", is_flag=True, help="Do not write the report page.")
 @pass_ctx
-def run_command(obj: _Context, date: str | None, start: str | None, end: str | None, force: bool):
+def run_command(
+    obj: _Context,
+    date: str | None,
+    start: str | None,
+    end: str | None,
+    force: bool,
+    page: Path | None,
+    no_page: bool,
+):
     """Run every stage for a logical date, or for each date of a backfill, in order.
 
     \b
@@ -291,7 +305,9 @@ def run_command(obj: _Context, date: str | None, start: str | None, end: str | N
     Stages whose config section is absent are skipped. Each step writes a row to ops/run_log.
     A failed step stops the run (exit 1; 3 for the QA gate) and names the stage; run the same
     command again to resume (every stage is idempotent). A --from/--to backfill skips dates
-    whose steps all succeeded unless --force. Same code as jobs/run.py (docs/operations.md).
+    whose steps all succeeded unless --force. Same code as jobs/run.py (docs/operations.md),
+    except that the command then writes the report page (docs/reports/page.md) and prints where,
+    unless --no-page or no date ran.
     """
     from groupetl import checks
     from groupetl.errors import InputError
@@ -313,6 +329,11 @@ def run_command(obj: _Context, date: str | None, start: str | None, end: str | N
     for r in runs:
         for line in r.lines():
             click.echo(line)
+    if not no_page and any(not r.skipped_as_done for r in runs):
+        from groupetl.reports import default_page_path, write_html
+
+        written = write_html(obj.spark(), config, None, page or default_page_path(config))
+        click.echo(f"report page: {written}")
 
 
 @main.command()

@@ -231,7 +231,10 @@ def register(main: click.Group, pass_ctx) -> None:
         if out:
             click.echo(f"wrote {total:,} rows to {out}")
         if save_cohort:
-            click.echo(f"saved cohort {save_cohort!r} with {total:,} members")
+            from groupetl.cohorts.spec import members_csv_path
+
+            csv_path = members_csv_path(config.paths.root, save_cohort)
+            click.echo(f"saved cohort {save_cohort!r} with {total:,} members (CSV: {csv_path})")
         if out or save_cohort:
             return
         unit = "users" if report.counts_users else f"{report.group_type} groups"

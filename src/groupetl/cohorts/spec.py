@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
 
 from groupetl.config import ConfigNode, ProjectConfig, section_node
 from groupetl.errors import InputError
@@ -124,6 +126,13 @@ def check_cohort_name(name: str) -> str:
             "without commas, semicolons, quotes, backslashes, tabs or line breaks"
         )
     return name
+
+
+def members_csv_path(root: Path, name: str) -> Path:
+    """Where the members of microscope cohort ``name`` are kept as CSV: ``<root>/microscope/``
+    and the name, %-quoted so that any valid cohort name (``/`` included) is one file name.
+    ``groupetl microscope --save-cohort`` writes it; the report page links it when present."""
+    return root / "microscope" / f"{quote(name, safe=' ')}.csv"
 
 
 def scalar_text(node: ConfigNode) -> str:

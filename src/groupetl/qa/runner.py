@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from groupetl import tables
 from groupetl.config import ProjectConfig
 from groupetl.qa.catalog import build_catalog
-from groupetl.qa.datadocs import add_summary, localize_images, summary_html
+from groupetl.qa.datadocs import add_summary, localize_assets, localize_images, summary_html
 from groupetl.qa.frames import build_frames
 from groupetl.qa.report import ExpectationOutcome, QaResult, headline, stage_result
 from groupetl.qa.settings import QaSettings, load_qa_settings
@@ -98,7 +98,9 @@ def validate_tables(
         say(f"[qa] {suite.name}: {len(suite_outcomes)} expectations, {failed} failed")
         outcomes += suite_outcomes
     index, pages = gx_run.build_docs()
-    localize_images(index.parent)  # the logo from the site's own copy: readable offline
+    # logo, styles and scripts from the site's own copies: styled offline, nothing sent out
+    localize_images(index.parent)
+    localize_assets(index.parent)
     result = QaResult(
         run_id=run_id,
         project=config.project,

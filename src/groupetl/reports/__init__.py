@@ -9,7 +9,7 @@ Public API (the CLI and ``jobs/report.py`` call these):
 - ``load_reports(config)``: validate the ``reports:`` section (ConfigError naming file:line).
 - ``microscope(spark, config, report, point) -> DataFrame``, ``write_microscope``,
   ``write_csv(df, path)``, ``save_as_cohort(spark, config, df, cohort_name)``.
-- ``write_html(spark, config, results, out_path) -> Path``.
+- ``write_html(spark, config, results, out_path) -> Path``; ``default_page_path(config)``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from groupetl.reports.definitions import (
     load_reports,
     select_reports,
 )
-from groupetl.reports.html import write_html
+from groupetl.reports.html import default_page_path, write_html
 from groupetl.reports.microscope import (
     MicroscopePoint,
     microscope,
@@ -136,6 +136,7 @@ __all__ = [
     "Report",
     "ReportRunResult",
     "SegmentationReport",
+    "default_page_path",
     "load_reports",
     "microscope",
     "run",

@@ -11,7 +11,8 @@ results are aggregates (a few rows per period and step), collected with a cap
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pyspark.sql import functions as F
 from groupetl import tables
 from groupetl.charts import DataRange
 from groupetl.cohorts.chart import MEMBERS, cohort_sizes_chart
+from groupetl.cohorts.spec import members_csv_path
 from groupetl.config import ProjectConfig
 from groupetl.reports import store
 from groupetl.reports.columns import R
@@ -86,12 +88,27 @@ def collect_qa_verdict(spark: SparkSession, config: ProjectConfig) -> QaVerdict 
 
 
 def collect_cohort_sizes(spark: SparkSession, config: ProjectConfig) -> Rows:
-    """Members per (cohort, group type, snapshot date) of the cohort membership table."""
+    """Members per (cohort, group type, snapshot date, cohort source) of the cohort membership
+    table."""
     members = tables.read(spark, config.paths.table(T.COHORT_MEMBERS), COHORT_MEMBERS)
-    sizes = members.groupBy(RC.COHORT, C.GROUP_TYPE, RC.AS_OF_DATE).agg(
+    sizes = members.groupBy(RC.COHORT, C.GROUP_TYPE, RC.AS_OF_DATE, RC.COHORT_SOURCE).agg(
         F.countDistinct(C.GROUP_VALUE).alias(MEMBERS)
     )
     return collect_chart_rows(sizes)
+
+
+def member_csv_links(
+    root: Path, cohorts: Iterable[str], page_dir: Path
+) -> tuple[tuple[str, str], ...]:
+    """(cohort, path of its members CSV relative to ``page_dir``) for each of ``cohorts`` whose
+    CSV exists under ``root`` (``cohorts.spec.members_csv_path``), by name; the others have none.
+    """
+    paths = {name: members_csv_path(root, name) for name in sorted(set(cohorts))}
+    return tuple(
+        (name, Path(os.path.relpath(path.resolve(), page_dir.resolve())).as_posix())
+        for name, path in paths.items()
+        if path.is_file()
+    )
 
 
 def report_names(results: StageResult | Sequence[str] | None) -> list[str] | None:
@@ -137,6 +154,11 @@ def retention_sections(
     return sections, times
 
 
+def default_page_path(config: ProjectConfig) -> Path:
+    """Where ``groupetl run`` writes the page unless told otherwise: ``<root>/reports/page.html``."""
+    return config.paths.root / "reports" / "page.html"
+
+
 def write_html(
     spark: SparkSession,
     config: ProjectConfig,
@@ -154,14 +176,25 @@ def write_html(
     judged = data or DataRange(now.date(), now.date())
     sections, times = report_sections(spark, config, reports, judged)
     retention, retention_times = retention_sections(spark, config, data.last if data else None)
-    cohorts = cohort_sizes_chart(collect_cohort_sizes(spark, config))
+    sizes = collect_cohort_sizes(spark, config)
+    out = Path(out_path)
+    # only microscope cohorts: the file of another source could be of an earlier cohort's name
+    saved = [r[RC.COHORT] for r in sizes if r[RC.COHORT_SOURCE] == "microscope"]
+    csvs = member_csv_links(config.paths.root, saved, out.parent)
     note = "members of each cohort in each saved snapshot"
-    cohort_section = Section("Cohorts", "cohorts", "Cohort sizes", note, cohorts, "No cohorts yet.")
+    cohort_section = Section(
+        "Cohorts",
+        "cohorts",
+        "Cohort sizes",
+        note,
+        cohort_sizes_chart(sizes),
+        "No cohorts yet.",
+        csvs,
+    )
     times += retention_times
     header = PageHeader(
         config.project, data, max(times, default=None), now, collect_qa_verdict(spark, config)
     )
-    out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page_html(header, [*sections, *retention, cohort_section]), encoding="utf-8")
     return out

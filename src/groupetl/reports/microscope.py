@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from groupetl import tables
 from groupetl.cohorts import read_members, save_cohort
 from groupetl.cohorts.columns import with_current_name
+from groupetl.cohorts.spec import members_csv_path
 from groupetl.config import ProjectConfig
 from groupetl.errors import InputError
 from groupetl.reports import segmentation as seg
@@ -184,7 +185,9 @@ def write_csv(df: DataFrame, path: str | Path, max_rows: int = CSV_MAX_ROWS) -> 
 def save_as_cohort(
     spark: SparkSession, config: ProjectConfig, df: DataFrame, cohort_name: str
 ) -> int:
-    """Save the groups of a microscope result as cohort ``cohort_name`` (source microscope).
+    """Save the groups of a microscope result as cohort ``cohort_name`` (source microscope),
+    and the result as CSV (``write_csv``) at ``cohorts.spec.members_csv_path``, where the report
+    page links it.
 
     Replaces an earlier microscope cohort of that name in one commit; an imported or behavioral
     cohort of that name is refused. Returns the members saved.
@@ -208,6 +211,10 @@ def save_as_cohort(
         raise InputError(
             f"cohort {cohort_name!r} exists as a {', '.join(others)} cohort; pick another name"
         )
-    return save_cohort(
+    saved = save_cohort(
         spark, config, df.select(C.GROUP_VALUE), cohort_name, types[0], MICROSCOPE_SOURCE
     )
+    csv_path = members_csv_path(config.paths.root, cohort_name)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(df, csv_path)
+    return saved

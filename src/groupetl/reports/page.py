@@ -13,6 +13,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from groupetl.charts import Chart, DataRange
 
@@ -50,6 +51,8 @@ class Section:
     note: str  # a line under the heading (kind, counting unit)
     chart: Chart
     empty_message: str = "No rows yet."
+    # (label, path relative to the page) of CSV files listing members, e.g. one per cohort
+    member_csvs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,18 @@ def header_html(header: PageHeader) -> str:
     return f"<header><h1>groupetl: {html.escape(header.project)}</h1><dl>{rows}</dl></header>"
 
 
+def member_csvs_html(files: Sequence[tuple[str, str]]) -> str:
+    """A line of links to CSV ``files`` ((label, path relative to the page)); empty without."""
+    if not files:
+        return ""
+    links = ", ".join(
+        f'<a href="{html.escape(quote(path))}">{html.escape(label)}</a>' for label, path in files
+    )
+    return f'<p class="files">Members as CSV: {links}</p>'
+
+
 def section_html(section: Section, include_plotlyjs: bool) -> str:
-    """One section: heading, note, the figure (plotly div) and its data table."""
+    """One section: heading, note, the figure (plotly div), member CSV links, data table."""
     plot = section.chart.figure.to_html(
         full_html=False,
         include_plotlyjs=include_plotlyjs,
@@ -116,7 +129,8 @@ def section_html(section: Section, include_plotlyjs: bool) -> str:
     return (
         f'<section class="chart" id="{html.escape(section.anchor)}">'
         f'<h3>{html.escape(section.heading)}</h3><p class="note">{html.escape(section.note)}</p>'
-        f"{empty}{plot}{data_table_html(section.chart.header, section.chart.table)}</section>"
+        f"{empty}{plot}{member_csvs_html(section.member_csvs)}"
+        f"{data_table_html(section.chart.header, section.chart.table)}</section>"
     )
 
 
