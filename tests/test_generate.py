@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from groupetl.errors import InputError
-from groupetl.generate import FORMATS, GeneratorSpec, Manifest, generate
+from groupetl.generate import FORMATS, GeneratorSpec, Manifest, event_group_names, generate
 from groupetl.reasons import Quarantine
 
 SMALL = GeneratorSpec(
@@ -384,6 +384,22 @@ def test_the_data_has_device_only_events_moves_and_multi_valued_workspaces(
         for r in events
         if r.user and r.user.startswith("u")
     )
+
+
+def test_event_group_names_cover_every_workspace_the_data_uses(
+    small: tuple[Path, Manifest],
+) -> None:
+    """``groupetl demo`` names the workspaces from ``event_group_names``: it must rebuild the
+    generator's world exactly, so every workspace an event names has a name, and names differ."""
+    root, _ = small
+    names = event_group_names(SMALL)
+    used = set()
+    for record in _take_census(root, SMALL).kept:
+        value = record.groups.get("workspace") if record.kind == "events" else None
+        used.update(value if isinstance(value, list) else [value] if value else [])
+    assert used and used <= set(names), sorted(used - set(names))[:5]
+    assert len(set(names.values())) == len(names)
+    assert names[min(used)].endswith(f" workspace {min(used).split('_')[1]}")
 
 
 def test_a_segment_group_call_never_moves_its_sender(small: tuple[Path, Manifest]) -> None:

@@ -338,20 +338,38 @@ def run_command(
 
 @main.command()
 @click.option("--events", default=20_000, show_default=True, help="Size of the generated data.")
+@click.option(
+    "--days",
+    default=90,
+    show_default=True,
+    help="Days of data, from 2026-01-01 (the generator's start).",
+)
 @click.option("--seed", default=42, show_default=True)
 @pass_ctx
-def demo(obj: _Context, events: int, seed: int) -> None:
-    """Generate sample data and run every stage on the embedded Spark, then summarize.
+def demo(obj: _Context, events: int, days: int, seed: int) -> None:
+    """Generate sample data, run every stage for the day after it, and write the report page.
 
-    Safe to run again: the data is generated only once per seed and size, and ingestion skips
-    files it already loaded.
+    \b
+    The steps are those of `groupetl run --date D` (ingest, attribute, CRM sync, dynamic
+    properties, QA gate, reports, retention, cohorts), D being the day after the generated
+    data; the demo also writes a CRM account export for the generated companies. It ends by
+    printing where the report page and the QA Data Docs are. Exit 3 when the QA gate fails.
+    Safe to run again: the data is generated only once per seed, size and days, and every
+    step is idempotent.
     """
     from groupetl.demo import run_demo
+    from groupetl.errors import GroupEtlError
+    from groupetl.pipeline import exit_code
 
     obj.take_lease("demo")
-    run_demo(
-        obj.spark(), obj.config, events=events, seed=seed, echo=click.echo, progress=_echo_progress
-    )
+    try:
+        run_demo(
+            obj.spark(), obj.config, events=events, seed=seed, days=days, echo=click.echo,
+            progress=_echo_progress,
+        )  # fmt: skip
+    except GroupEtlError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exit_code(exc))
 
 
 @main.command()

@@ -36,6 +36,7 @@ __all__ = [
     "GeneratorSpecError",
     "LandingNotEmptyError",
     "Manifest",
+    "event_group_names",
     "generate",
 ]
 
@@ -94,3 +95,21 @@ def generate(
 
 def _ignore(_message: str) -> None:
     """The default progress callback: report nothing."""
+
+
+def event_group_names(spec: GeneratorSpec) -> dict[str, str]:
+    """A readable name for every value of the event-level group type (``spec.group_types[1]``,
+    e.g. ``ws1001_2 -> "Harbor Labs GmbH workspace 2"``) that the dataset of ``spec`` may use.
+
+    The generator itself never names these groups (Amplitude projects often do so through the
+    Group Identify API, out of band); ``groupetl demo`` writes such a call with these names. The
+    world is rebuilt exactly as ``generate`` builds it (same random stream), nothing is written.
+    """
+    from groupetl.generate.context import Context
+
+    world = Context(spec, Path("landing-not-written")).world
+    names = {}
+    for c in world.company_ids:
+        for k in range(1, world.workspaces[c] + 1):
+            names[world.workspace_value(c, k)] = f"{world.company_name(c)} workspace {k}"
+    return names

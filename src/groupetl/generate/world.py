@@ -116,14 +116,18 @@ class World:
         """The UTC offset (minutes) the user's device writes Segment timestamps in."""
         return UTC_OFFSETS[(u * 7 + u // self.users_per_company) % len(UTC_OFFSETS)]
 
+    def workspace_value(self, c: int, k: int) -> str:
+        """The group value of workspace ``k`` (1 .. ``workspaces[c]``) of company ``c``."""
+        return f"ws{COMPANY_BASE + c}_{k}"
+
     def workspace_values(self, c: int, count: int) -> str | list[str]:
         """One workspace value of company ``c``, or a list of ``count`` (2-3) distinct ones."""
         available = self.workspaces[c]
         if count <= 1:
-            return f"ws{COMPANY_BASE + c}_{int(self._rng.random() * available) + 1}"
+            return self.workspace_value(c, int(self._rng.random() * available) + 1)
         first = int(self._rng.random() * available)  # neighbours: distinct, and cheap to draw
         count = min(count, available)
-        return [f"ws{COMPANY_BASE + c}_{(first + i) % available + 1}" for i in range(count)]
+        return [self.workspace_value(c, (first + i) % available + 1) for i in range(count)]
 
     def current_member(self, c: int, t: int, joined_only: bool = False) -> int | None:
         """The first user who started in ``c`` and still belongs to it at ``t`` (and, if
