@@ -23,7 +23,7 @@ import pytest
 
 from groupetl import tables
 from groupetl.cohorts.columns import entity_events
-from groupetl.cohorts.spec import EventCriteria
+from groupetl.cohorts.spec import EventCriteria, members_csv_path
 from groupetl.config import load_config
 from groupetl.errors import ConfigError, InputError
 from groupetl.retention import (
@@ -281,6 +281,9 @@ def test_microscope_lists_the_groups_of_a_cell_and_saves_them_as_a_cohort(spark,
     )
     saved = read_members(spark, project).filter(f"{RC.COHORT} = 'Drop'").collect()
     assert [(r[C.GROUP_VALUE], r[RC.COHORT_SOURCE]) for r in saved] == [("A", "microscope")]
+    # the members as CSV, where the report page links them: the last save's
+    with members_csv_path(project.paths.root, "Drop").open() as fh:
+        assert [r["group_value"] for r in csv.DictReader(fh)] == ["A"]
     retained.unpersist()
     dropped.unpersist()
 

@@ -12,8 +12,8 @@ from pyspark.sql import functions as F
 
 from groupetl import tables
 from groupetl.cohorts.columns import entity_events, with_current_name
-from groupetl.cohorts.spec import USER, parse_cohorts
-from groupetl.cohorts.store import read_members, save_cohort, sql_string
+from groupetl.cohorts.spec import USER, members_csv_path, parse_cohorts
+from groupetl.cohorts.store import read_members, save_cohort, sql_string, write_groups_csv
 from groupetl.config import ProjectConfig
 from groupetl.errors import ConfigError, InputError
 from groupetl.retention.compute import (
@@ -192,9 +192,17 @@ def save_microscope_cohort(
     *,
     as_of: dt.date | None = None,
 ) -> int:
-    """Save a ``retention_microscope`` result as cohort ``cohort_name`` (source ``microscope``).
+    """Save a ``retention_microscope`` result as cohort ``cohort_name`` (source ``microscope``),
+    and as CSV at ``cohorts.spec.members_csv_path``, where the report page links it (as
+    ``reports.save_as_cohort`` does for a report's point).
 
     Replaces an existing cohort of that name atomically; returns the number of members.
     """
     spec = retention_spec(config, report_name)
-    return save_cohort(spark, config, microscope, cohort_name, spec.group_type, "microscope", as_of)
+    saved = save_cohort(
+        spark, config, microscope, cohort_name, spec.group_type, "microscope", as_of
+    )
+    csv_path = members_csv_path(config.paths.root, cohort_name)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    write_groups_csv(microscope, csv_path)
+    return saved
