@@ -15,6 +15,7 @@ from pyspark.sql import SparkSession
 
 from groupetl import lake
 from groupetl.config import ProjectConfig
+from groupetl.generate import GeneratorSpec
 from groupetl.pipeline import Progress
 from groupetl.runs import DateRun
 
@@ -34,7 +35,7 @@ def delta_tables(warehouse: Path) -> list[Path]:
     return sorted(p.parent for p in warehouse.rglob("_delta_log") if p.is_dir())
 
 
-def _ensure_data(config: ProjectConfig, spec, progress: Progress) -> dict:
+def _ensure_data(config: ProjectConfig, spec: GeneratorSpec, progress: Progress) -> dict:
     from groupetl.generate import generate
 
     root = config.paths.root
@@ -54,9 +55,10 @@ def _ensure_data(config: ProjectConfig, spec, progress: Progress) -> dict:
     return data
 
 
-def write_crm_export(config: ProjectConfig, spec, progress: Progress) -> Path | None:
+def write_crm_export(config: ProjectConfig, spec: GeneratorSpec, progress: Progress) -> Path | None:
     """Write an account export for the generated companies, dated the data's first day, into the
-    ``crm:`` section's landing folder; None (nothing written) when the project has no CRM sync.
+    ``crm:`` section's landing folder; None (nothing written) when the project has no CRM sync
+    or syncs another group type than the generator's user-level one (``spec.group_types[0]``).
 
     Its columns are the section's key field and mapped columns. The generator's companies are
     ``1001``, ``1002`` ...; every mapped column gets a value derived from the company number
@@ -67,8 +69,9 @@ def write_crm_export(config: ProjectConfig, spec, progress: Progress) -> Path | 
     from groupetl.generate.world import COMPANY_BASE
 
     crm = parse_crm(config)
-    if crm is None:
+    if crm is None or crm.group_type != spec.group_types[0]:
         return None
+    mapping = dict(crm.field_mapping)
     typed = dict(config.tracking_plan.group_properties.get(crm.group_type, {}))
     path = crm.landing / f"accounts_{spec.start_date.isoformat()}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,8 +81,7 @@ def write_crm_export(config: ProjectConfig, spec, progress: Progress) -> Path | 
         for c in range(spec.companies):
             row = [str(COMPANY_BASE + c)]
             for column in crm.columns[1:]:
-                prop = dict(crm.field_mapping)[column]
-                if typed.get(prop) == "number":
+                if typed.get(mapping[column]) == "number":
                     row.append(str((c * 7919 + spec.seed) % 97 * 50_000 + 100_000))
                 else:
                     row.append(OWNERS[(c + spec.seed) % len(OWNERS)])
@@ -88,7 +90,9 @@ def write_crm_export(config: ProjectConfig, spec, progress: Progress) -> Path | 
     return path
 
 
-def write_group_names(config: ProjectConfig, spec, progress: Progress) -> Path | None:
+def write_group_names(
+    config: ProjectConfig, spec: GeneratorSpec, progress: Progress
+) -> Path | None:
     """Write an Amplitude Group Identify call naming every group of the event-level type (which
     the generator's events use but never name), as of the data's first day, into
     ``<landing>/amplitude_group_identify/``; returns its path (None: the project does not declare
@@ -137,7 +141,6 @@ def run_demo(
     are. Returns the date's run and the page's path; a failed step raises its ``StageError``
     (``QaGateFailed`` for the QA gate) before anything is echoed.
     """
-    from groupetl.generate import GeneratorSpec
     from groupetl.qa.runner import default_data_docs_dir
     from groupetl.reports import default_page_path, write_html
     from groupetl.runs import run_date
