@@ -26,7 +26,7 @@ from groupetl.config import ProjectConfig
 from groupetl.ingest import bronze, ledger, run
 from groupetl.ingest.bronze import (
     _escape_glob,
-    _scan_key,
+    _scan_keys,
     arrival_time,
     check_file,
     write_bronze_batch,
@@ -47,15 +47,11 @@ def reference_lines(
     spark: SparkSession, files: list[NewFile], batch_id: str, ingested_at: dt.datetime
 ) -> DataFrame:
     """The former bronze reader (whole file as one value, split with posexplode), verbatim."""
+    keys = _scan_keys(spark, [str(n.file.path) for n in files])
     info = spark.createDataFrame(
         [
-            (
-                _scan_key(spark, str(n.file.path)),
-                n.file.relative,
-                n.file_format,
-                arrival_time(n.file.mtime_ms),
-            )
-            for n in files
+            (key, n.file.relative, n.file_format, arrival_time(n.file.mtime_ms))
+            for key, n in zip(keys, files, strict=True)
         ],
         f"_key string, {C.SOURCE_FILE} string, {C.FILE_FORMAT} string, {C.ARRIVAL_TIME} timestamp",
     )

@@ -96,13 +96,16 @@ def _escape_glob(path: str) -> str:
     return _GLOB.sub(r"\\\1", path)
 
 
-def _scan_key(spark: SparkSession, path: str) -> str:
-    """The path as Spark's ``_metadata.file_path`` spells it, without the scheme.
+def _scan_keys(spark: SparkSession, paths: list[str]) -> list[str]:
+    """The paths as Spark's ``_metadata.file_path`` spells them, without the scheme.
 
     Spark reports a file as its Hadoop ``Path`` URI (``#`` -> ``%23``, space -> ``%20``, ...);
-    asking Hadoop for the same conversion keeps every file name literal.
+    asking Hadoop for the same conversion keeps every file name literal. The class is looked up
+    once: through ``spark._jvm`` per path, the lookup alone cost about 2 ms a file (5 s of the
+    demo's 1,800 files), three times the conversion itself.
     """
-    return str(spark._jvm.org.apache.hadoop.fs.Path(path).toUri().toString())
+    hadoop_path = spark._jvm.org.apache.hadoop.fs.Path
+    return [str(hadoop_path(path).toUri().toString()) for path in paths]
 
 
 def one_file_per_partition(spark: SparkSession) -> AbstractContextManager[None]:
@@ -139,16 +142,17 @@ def read_lines(
     """
     heads = heads if heads is not None else {n.file.relative: inspect_file(n) for n in files}
     no_head = FileHead()
+    keys = _scan_keys(spark, [str(n.file.path) for n in files])
     info = spark.createDataFrame(
         [
             (
-                _scan_key(spark, str(n.file.path)),
+                key,
                 n.file.relative,
                 n.file_format,
                 arrival_time(n.file.mtime_ms),
                 heads.get(n.file.relative, no_head).bom,
             )
-            for n in files
+            for key, n in zip(keys, files, strict=True)
         ],
         f"_key string, {C.SOURCE_FILE} string, {C.FILE_FORMAT} string, "
         f"{C.ARRIVAL_TIME} timestamp, _bom boolean",
