@@ -7,6 +7,7 @@ words can be revised without re-running hours of benchmark.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 STAGES = ("ingest", "attribute", "cohorts", "report", "retention")
@@ -173,8 +174,14 @@ def _profile(size: dict, run: str) -> list[str]:
     if longest:
         out += ["", "Its longest Spark jobs (REST API of the driver):", ""]
         out += [_row(["job", "s"]), _row(["---", "---:"])]
-        out += [_row([j["name"].replace("|", "/"), j["seconds"]]) for j in longest]
+        out += [_row([_job_name(j["name"]), j["seconds"]]) for j in longest]
     return out
+
+
+def _job_name(name: str) -> str:
+    """A Spark job's name as the page shows it: a call site in the package relative to the
+    repository (``src/groupetl/...``), not under the benchmarking machine's checkout path."""
+    return re.sub(r"\S*/(src/groupetl/)", r"\1", name).replace("|", "/")
 
 
 def _targets(report: dict) -> list[str]:
